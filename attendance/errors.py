@@ -1,0 +1,35 @@
+"""Expected outcomes of the attendance services, mapped to responses once in web/."""
+
+from __future__ import annotations
+
+
+class AttendanceError(Exception):
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DeviceRejected(AttendanceError):
+    """A kiosk token that is unknown, revoked, or used for another hall."""
+
+    code = "device_rejected"
+
+
+class EnrolmentRefused(AttendanceError):
+    """A one-time enrolment code that is unknown, used or expired."""
+
+    code = "enrolment_refused"
+
+
+class InvalidRecord(AttendanceError):
+    code = "invalid"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(AttendanceError):
+    code = "not_found"

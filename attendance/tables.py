@@ -1,0 +1,128 @@
+"""The attendance schema (SQLAlchemy Core): devices, check-ins, scan events, headcounts, consent and
+face templates. Ids of sessions, halls and persons are the conference package's, held opaquely."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class AwareUTC(TypeDecorator[datetime]):
+    """Stores naive UTC; hands back aware UTC (SQLite keeps no offset)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value if value is None else value.replace(tzinfo=UTC)
+
+
+devices = Table(
+    "devices", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hall_id", Integer, nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("enrolled_at", AwareUTC, nullable=False),
+    Column("revoked_at", AwareUTC, nullable=True),
+    Column("last_seen_at", AwareUTC, nullable=True),
+)
+
+enrolment_codes = Table(
+    "enrolment_codes", metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("hall_id", Integer, nullable=False),
+    Column("created_by_user_id", Integer, nullable=True),
+    Column("expires_at", AwareUTC, nullable=False),
+    Column("used_at", AwareUTC, nullable=True),
+)
+
+checkins = Table(
+    "checkins", metadata,
+    Column("session_id", Integer, primary_key=True),
+    Column("person_id", Integer, primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("hall_id", Integer, nullable=True, index=True),
+    Column("server_time", AwareUTC, nullable=False),
+    Column("kiosk_time", AwareUTC, nullable=True),
+    Column("device_id", Integer, nullable=True),
+    Column("operator_user_id", Integer, nullable=True),
+    Column("nonce", String(64), nullable=True),
+    Column("face_score", Float, nullable=True),
+    Column("review", String(10), nullable=False, default="none"),
+    Column("late", Boolean, nullable=False, default=False),
+    Column("left_early", Boolean, nullable=False, default=False),
+    Column("wrong_hall", Boolean, nullable=False, default=False),
+    Column("absence_reason", String(500), nullable=False, default=""),
+)
+
+scan_events = Table(
+    "scan_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, nullable=False, index=True),
+    Column("hall_id", Integer, nullable=True),
+    Column("method", String(10), nullable=False),
+    Column("outcome", String(10), nullable=False),
+    Column("reason", String(30), nullable=True),
+    Column("person_id", Integer, nullable=True),
+    Column("credential_id", String(64), nullable=True),
+    Column("device_id", Integer, nullable=True),
+    Column("server_time", AwareUTC, nullable=False),
+    Column("kiosk_time", AwareUTC, nullable=True),
+    Column("nonce", String(64), nullable=True, unique=True),
+    Column("offline", Boolean, nullable=False, default=False),
+)
+
+headcounts = Table(
+    "headcounts", metadata,
+    Column("session_id", Integer, primary_key=True),
+    Column("hall_id", Integer, primary_key=True),
+    Column("expected", Integer, nullable=False),
+    Column("present", Integer, nullable=False),
+    Column("absent_excused", Integer, nullable=False),
+    Column("absent_unexcused", Integer, nullable=False),
+    Column("reported_by_user_id", Integer, nullable=True),
+    Column("reported_at", AwareUTC, nullable=False),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", Integer, nullable=False, index=True),
+    Column("purpose", String(30), nullable=False),
+    Column("text_version", String(30), nullable=False),
+    Column("given_at", AwareUTC, nullable=False),
+    Column("channel", String(30), nullable=False),
+    Column("withdrawn_at", AwareUTC, nullable=True),
+)
+
+face_templates = Table(
+    "face_templates", metadata,
+    Column("person_id", Integer, primary_key=True),
+    Column("consent_id", Integer, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", AwareUTC, nullable=False),
+)

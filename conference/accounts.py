@@ -1,0 +1,120 @@
+"""Users, roles and what each role may do, scoped to a subtree of units.
+
+Every role except the administrator is scoped: a district organiser sees only that district's
+halls and people. The rules live here, pure; the services call `authorize` before any work.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from conference.errors import Forbidden, Invalid
+from conference.text import clean
+from conference.units import UnitTree
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # Quản trị
+    ORGANISER = "organiser"  # Ban tổ chức
+    HALL_CHAIR = "hall_chair"  # Chủ trì điểm cầu
+    HALL_CLERK = "hall_clerk"  # Thư ký / cán bộ kỹ thuật điểm cầu
+    PRESENTER = "presenter"  # Báo cáo viên
+    PARTICIPANT = "participant"  # Đại biểu / đảng viên
+
+
+class Action(StrEnum):
+    VIEW_CONFERENCE = "view_conference"
+    MANAGE_CONFERENCE = "manage_conference"  # conferences, sessions, halls, invitations
+    VIEW_PEOPLE = "view_people"
+    IMPORT_ROSTER = "import_roster"
+    MANAGE_DEVICES = "manage_devices"
+    VIEW_ATTENDANCE = "view_attendance"
+    CHECK_IN_MANUALLY = "check_in_manually"
+    SIGN_OFF_HALL = "sign_off_hall"
+    MANAGE_USERS = "manage_users"
+    VIEW_AUDIT = "view_audit"
+
+
+_STAFF = {Role.ORGANISER, Role.HALL_CHAIR, Role.HALL_CLERK}
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.VIEW_CONFERENCE: frozenset(Role),
+    Action.MANAGE_CONFERENCE: frozenset({Role.ORGANISER}),
+    Action.VIEW_PEOPLE: frozenset(_STAFF),
+    Action.IMPORT_ROSTER: frozenset({Role.ORGANISER}),
+    Action.MANAGE_DEVICES: frozenset({Role.ORGANISER, Role.HALL_CLERK}),
+    Action.VIEW_ATTENDANCE: frozenset(_STAFF),
+    Action.CHECK_IN_MANUALLY: frozenset({Role.HALL_CHAIR, Role.HALL_CLERK}),
+    Action.SIGN_OFF_HALL: frozenset({Role.HALL_CHAIR}),
+    Action.MANAGE_USERS: frozenset(),
+    Action.VIEW_AUDIT: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    scope_unit_id: int | None  # root of the subtree the user acts in; None only for the administrator
+    person_id: int | None = None  # the participant's own roster entry
+    active: bool = True
+    language: str = "vi"
+
+    def __post_init__(self) -> None:
+        if self.role is not Role.ADMIN and self.scope_unit_id is None:
+            raise Invalid("every role but administrator needs a unit scope", field="scope_unit_id")
+        if self.role is Role.PARTICIPANT and self.person_id is None:
+            raise Invalid("a participant account belongs to a person", field="person_id")
+        if self.language not in ("vi", "en"):
+            raise Invalid("language is vi or en", field="language")
+
+
+def new_user(
+    username: str,
+    display_name: str,
+    role: Role,
+    scope_unit_id: int | None,
+    person_id: int | None = None,
+    language: str = "vi",
+) -> User:
+    username = username.strip().lower()
+    if not USERNAME.match(username):
+        raise Invalid("username: 3-64 of a-z 0-9 . _ -, starting with a letter or digit", field="username")
+    return User(0, username, clean(display_name) or username, role, scope_unit_id, person_id, True, language)
+
+
+def may(user: User, action: Action) -> bool:
+    """Whether the role allows the action at all (scope aside)."""
+    return user.active and (user.role is Role.ADMIN or user.role in PERMISSIONS[action])
+
+
+def in_scope(user: User, unit_id: int, tree: UnitTree) -> bool:
+    return user.role is Role.ADMIN or (
+        user.scope_unit_id is not None and tree.within(unit_id, user.scope_unit_id)
+    )
+
+
+def authorize(user: User, action: Action, unit_id: int | None, tree: UnitTree) -> None:
+    """Raise Forbidden unless the user's role allows `action` on `unit_id` (None: no unit involved)."""
+    if not may(user, action):
+        raise Forbidden(f"role {user.role} may not {action}")
+    if unit_id is not None and not in_scope(user, unit_id, tree):
+        raise Forbidden(f"unit {unit_id} is outside the user's scope")
+
+
+def covers(user: User, organiser_unit_id: int, tree: UnitTree) -> bool:
+    """Whether a conference presented by `organiser_unit_id` concerns the user.
+
+    It does when the organiser unit lies in the user's subtree (they organise it or a part below),
+    or when the user's scope lies below the organiser (the conference is presented to them).
+    """
+    if user.role is Role.ADMIN:
+        return True
+    scope = user.scope_unit_id
+    assert scope is not None
+    return tree.within(organiser_unit_id, scope) or tree.within(scope, organiser_unit_id)

@@ -1,0 +1,197 @@
+"""The conference services: every use case an organiser, a hall operator or a participant has,
+with role and unit-scope checks done here, before any work, never in templates or handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from conference.accounts import Action, Role, User, authorize, covers, in_scope, may, new_user
+from conference.audit import AuditAction, AuditEntry
+from conference.conferences import Conference, ConferenceMode, Session, new_conference, new_session
+from conference.errors import Forbidden, Invalid, NotAuthenticated, NotFound
+from conference.halls import Channel, Hall, HallRole, new_hall
+from conference.passwords import Passwords
+from conference.people import Person
+from conference.store import ConferenceStore
+from conference.units import Unit, UnitTree
+
+Clock = Callable[[], datetime]
+PASSWORD_MIN = 8
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    unit: Unit
+    people: list[Person]
+    total: int
+
+
+class ConferenceService:
+    def __init__(self, store: ConferenceStore, passwords: Passwords, clock: Clock,
+                 tree_ttl_seconds: float = 5.0) -> None:
+        self.store = store
+        self.passwords = passwords
+        self.clock = clock
+        self._tree_ttl = tree_ttl_seconds
+        self._units: tuple[float, list[Unit]] | None = None
+        self._units_lock = asyncio.Lock()
+
+    # -- the unit tree ------------------------------------------------------------------------------
+    async def units(self) -> list[Unit]:
+        """Every unit, cached for a few seconds (other processes' roster imports show up after that)."""
+        async with self._units_lock:
+            if self._units is None or time.monotonic() - self._units[0] > self._tree_ttl:
+                self._units = (time.monotonic(), await self.store.all_units())
+            return self._units[1]
+
+    def forget_units(self) -> None:
+        self._units = None
+
+    async def tree(self, day: date | None = None) -> UnitTree:
+        """The tree as it stands today, or as it stood on `day`."""
+        return UnitTree(await self.units(), day or self.clock().date())
+
+    # -- accounts -----------------------------------------------------------------------------------
+    async def authenticate(self, username: str, password: str) -> User:
+        found = await self.store.user_with_hash(username.strip().lower())
+        ok = self.passwords.verify(found[1] if found else None, password)
+        if not found or not ok or not found[0].active:
+            await self.store.audit(AuditEntry(self.clock(), found[0].id if found else None,
+                                              AuditAction.SIGN_IN_FAILED, f"username:{username[:60]}"))
+            raise NotAuthenticated("wrong username or password")
+        user, stored = found
+        if self.passwords.needs_rehash(stored):
+            await self.store.set_password_hash(user.id, self.passwords.hash(password))
+        await self.store.audit(AuditEntry(self.clock(), user.id, AuditAction.SIGN_IN, f"user:{user.id}"))
+        return user
+
+    async def user(self, user_id: int) -> User | None:
+        user = await self.store.get_user(user_id)
+        return user if user and user.active else None
+
+    async def create_user(
+        self, actor: User | None, username: str, display_name: str, role: Role, password: str,
+        scope_unit_id: int | None, person_id: int | None = None, language: str = "vi",
+    ) -> User:
+        """Create an account. `actor` None is the command line (the machine's own operator)."""
+        if actor is not None:
+            authorize(actor, Action.MANAGE_USERS, None, await self.tree())
+        if len(password) < PASSWORD_MIN:
+            raise Invalid(f"a password has at least {PASSWORD_MIN} characters", field="password")
+        if scope_unit_id is not None and scope_unit_id not in await self.tree():
+            raise Invalid(f"unit {scope_unit_id} does not exist", field="scope_unit_id")
+        if role is Role.PARTICIPANT and person_id is not None:
+            person = await self.store.get_person(person_id)
+            scope_unit_id = person.unit_id
+        user = new_user(username, display_name, role, scope_unit_id, person_id, language)
+        created = await self.store.add_user(user, self.passwords.hash(password), self.clock())
+        await self.store.audit(AuditEntry(self.clock(), actor.id if actor else None, AuditAction.USER_CHANGE,
+                                          f"user:{created.id}", f"created {role}"))
+        return created
+
+    async def set_language(self, actor: User, language: str) -> None:
+        if language not in ("vi", "en"):
+            raise Invalid("language is vi or en", field="language")
+        await self.store.set_language(actor.id, language)
+
+    # -- conferences --------------------------------------------------------------------------------
+    async def conferences(self, actor: User) -> list[Conference]:
+        tree = await self.tree()
+        authorize(actor, Action.VIEW_CONFERENCE, None, tree)
+        return [c for c in await self.store.list_conferences() if covers(actor, c.organiser_unit_id, tree)]
+
+    async def conference(self, actor: User, conference_id: int) -> Conference:
+        conf = await self.store.get_conference(conference_id)
+        tree = await self.tree()
+        authorize(actor, Action.VIEW_CONFERENCE, None, tree)
+        if not covers(actor, conf.organiser_unit_id, tree):
+            raise Forbidden("this conference is outside the user's scope")
+        return conf
+
+    async def create_conference(
+        self, actor: User, title: str, topic: str, mode: ConferenceMode, organiser_unit_id: int
+    ) -> Conference:
+        authorize(actor, Action.MANAGE_CONFERENCE, organiser_unit_id, await self.tree())
+        return await self.store.add_conference(
+            new_conference(title, topic, mode, organiser_unit_id, self.clock()))
+
+    async def _managed(self, actor: User, conference_id: int) -> Conference:
+        conf = await self.store.get_conference(conference_id)
+        authorize(actor, Action.MANAGE_CONFERENCE, conf.organiser_unit_id, await self.tree())
+        return conf
+
+    async def sessions(self, actor: User, conference_id: int) -> list[Session]:
+        await self.conference(actor, conference_id)
+        return await self.store.sessions_of(conference_id)
+
+    async def session(self, actor: User, session_id: int) -> tuple[Conference, Session]:
+        session = await self.store.get_session(session_id)
+        return await self.conference(actor, session.conference_id), session
+
+    async def add_session(
+        self, actor: User, conference_id: int, title: str, starts_at: datetime, ends_at: datetime,
+        late_after_minutes: int = 15,
+    ) -> Session:
+        await self._managed(actor, conference_id)
+        return await self.store.add_session(
+            new_session(conference_id, title, starts_at, ends_at, late_after_minutes=late_after_minutes))
+
+    # -- halls --------------------------------------------------------------------------------------
+    async def halls(self, actor: User, conference_id: int) -> list[Hall]:
+        """The conference's halls the actor may see: those hosted inside their scope."""
+        await self.conference(actor, conference_id)
+        tree = await self.tree()
+        return [h for h in await self.store.halls_of(conference_id) if in_scope(actor, h.unit_id, tree)]
+
+    async def hall(self, actor: User, hall_id: int, action: Action = Action.VIEW_CONFERENCE) -> Hall:
+        """One hall, after checking the actor may do `action` at its host unit."""
+        hall = await self.store.get_hall(hall_id)
+        authorize(actor, action, hall.unit_id, await self.tree())
+        return hall
+
+    async def add_hall(
+        self, actor: User, conference_id: int, unit_id: int, name: str, role: HallRole, channel: Channel,
+        chair: str = "", technical_contact: str = "",
+    ) -> Hall:
+        await self._managed(actor, conference_id)
+        tree = await self.tree()
+        authorize(actor, Action.MANAGE_CONFERENCE, unit_id, tree)
+        return await self.store.add_hall(new_hall(conference_id, unit_id, name or tree.get(unit_id).name,
+                                                  tree.level(unit_id), role, channel, chair, technical_contact))
+
+    # -- people -------------------------------------------------------------------------------------
+    async def people(self, actor: User, unit_id: int, query: str = "", limit: int = 50,
+                     offset: int = 0) -> PeoplePage:
+        """Persons of a unit's subtree, searched without diacritics. Logged: it is personal data."""
+        tree = await self.tree()
+        if unit_id not in tree:
+            raise NotFound(f"unit {unit_id} not found")
+        authorize(actor, Action.VIEW_PEOPLE, unit_id, tree)
+        if not 1 <= limit <= 500 or offset < 0:
+            raise Invalid("limit is 1 to 500, offset not negative", field="limit")
+        people, total = await self.store.find_persons(tree.subtree_ids(unit_id), query, limit, offset)
+        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.VIEW_PEOPLE, f"unit:{unit_id}",
+                                          f"q={query[:50]!r} n={len(people)}"))
+        return PeoplePage(tree.get(unit_id), people, total)
+
+    async def person(self, actor: User, person_id: int) -> Person:
+        person = await self.store.get_person(person_id)
+        if actor.person_id == person_id:
+            return person
+        authorize(actor, Action.VIEW_PEOPLE, person.unit_id, await self.tree())
+        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.VIEW_PEOPLE, f"person:{person_id}"))
+        return person
+
+    # -- participants -------------------------------------------------------------------------------
+    async def my_conferences(self, actor: User) -> list[tuple[Conference, list[Session]]]:
+        """A participant's home: the conferences that concern them, each with its sessions."""
+        if not may(actor, Action.VIEW_CONFERENCE):
+            raise Forbidden("inactive account")
+        out = []
+        for conf in await self.conferences(actor):
+            out.append((conf, await self.store.sessions_of(conf.id)))
+        return out
