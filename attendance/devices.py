@@ -10,7 +10,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from attendance.errors import DeviceRejected, EnrolmentRefused
+from attendance.errors import DeviceRejected, EnrolmentRefused, WrongHall
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by hand
 CODE_LENGTH = 8
@@ -45,14 +45,17 @@ class Device:
     revoked_at: datetime | None = None
     last_seen_at: datetime | None = None
 
-    def verify(self, secret: str, hall_id: int | None = None) -> None:
-        """Raise DeviceRejected unless the secret matches, the key is live and (if given) the hall is ours."""
+    def verify(self, secret: str) -> None:
+        """Raise DeviceRejected unless the secret matches and the key is live."""
         if not hmac.compare_digest(self.token_hash, digest(secret)):
             raise DeviceRejected("unknown device token")
         if self.revoked_at is not None:
             raise DeviceRejected("this device's key has been revoked")
-        if hall_id is not None and hall_id != self.hall_id:
-            raise DeviceRejected("this device is bound to another hall")
+
+    def require_hall(self, hall_id: int) -> None:
+        """Raise WrongHall unless the device is bound to `hall_id`."""
+        if hall_id != self.hall_id:
+            raise WrongHall("this device is bound to another hall")
 
 
 def split_token(token: str) -> tuple[int, str]:

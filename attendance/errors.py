@@ -12,9 +12,15 @@ class AttendanceError(Exception):
 
 
 class DeviceRejected(AttendanceError):
-    """A kiosk token that is unknown, revoked, or used for another hall."""
+    """A kiosk token that is missing, malformed, unknown or revoked."""
 
     code = "device_rejected"
+
+
+class WrongHall(AttendanceError):
+    """A valid kiosk token used to act for a hall it is not bound to."""
+
+    code = "wrong_hall"
 
 
 class EnrolmentRefused(AttendanceError):

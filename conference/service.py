@@ -186,6 +186,13 @@ class ConferenceService:
         await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.VIEW_PEOPLE, f"person:{person_id}"))
         return person
 
+    async def hall_invitees(self, hall_id: int, query: str = "", limit: int = 50) -> tuple[Hall, list[Person]]:
+        """For a kiosk already verified as bound to `hall_id`: its invitees, searched without diacritics."""
+        if not 1 <= limit <= 200:
+            raise Invalid("limit is 1 to 200", field="limit")
+        hall = await self.store.get_hall(hall_id)
+        return hall, await self.store.find_invitees(hall_id, query, limit)
+
     # -- participants -------------------------------------------------------------------------------
     async def my_conferences(self, actor: User) -> list[tuple[Conference, list[Session]]]:
         """A participant's home: the conferences that concern them, each with its sessions."""

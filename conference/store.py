@@ -342,6 +342,16 @@ class ConferenceStore:
             rows = await c.execute(select(t.invitations).where(*cond))
             return [Invitation(r.conference_id, r.person_id, r.hall_id) for r in rows]
 
+    async def find_invitees(self, hall_id: int, query: str = "", limit: int = 50) -> list[Person]:
+        """Persons invited to a hall whose folded name contains the folded query."""
+        cond: list[ColumnElement[bool]] = [t.invitations.c.hall_id == hall_id]
+        if query.strip():
+            cond.append(t.persons.c.search_key.contains(fold(query), autoescape=True))
+        stmt = (select(t.persons).select_from(t.invitations.join(t.persons)).where(*cond)
+                .order_by(t.persons.c.search_key, t.persons.c.id).limit(limit))
+        async with self.engine.connect() as c:
+            return [_person(r) for r in await c.execute(stmt)]
+
     # -- audit -------------------------------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> None:
         async with self.engine.begin() as c:

@@ -11,8 +11,12 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.testclient import TestClient
 
+from tests.world import World, build_world
+from web.app import create_app
 from web.db import create_engine, upgrade
+from web.settings import Settings, load
 
 POSTGRES_ADMIN_URL = os.environ.get("HOINGHI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("HOINGHI_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -72,3 +76,19 @@ def faces_dir() -> Iterator[Path]:
     if not FACES_DIR.is_dir():
         pytest.fail(f"face photos not found at {FACES_DIR} (set HOINGHI_FACES_DIR)")
     yield FACES_DIR
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path) -> Settings:
+    """Settings for an app on a fresh SQLite file, with cheaper (still Argon2id) password hashing."""
+    return load({}, None, database_url=f"sqlite:///{tmp_path / 'app.db'}", secret_key="t" * 40,
+                password_time_cost=1, password_memory_kib=8192)
+
+
+@pytest.fixture
+def world_client(app_settings: Settings) -> Iterator[tuple[TestClient, World]]:
+    """The real app (lifespan and all) with the small test province in it."""
+    with TestClient(create_app(app_settings)) as client:
+        assert client.portal is not None
+        world = client.portal.call(build_world, client.app.state.services)  # type: ignore[attr-defined]
+        yield client, world

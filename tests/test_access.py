@@ -1,0 +1,136 @@
+"""The access matrix: every role against every resource, through the real HTTP interface.
+
+Unauthenticated -> 401; out of role or unit scope -> 403; a kiosk token cannot act for another hall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.world import World, sign_in
+
+ACTORS = ["anonymous", "admin", "org.p", "org.d1", "clerk.c1", "chair.c1", "member.a1", "kiosk.c1", "bad.token"]
+USERS = ["admin", "org.p", "org.d1", "clerk.c1", "chair.c1", "member.a1"]
+NOBODY = {"anonymous": 401, "kiosk.c1": 401, "bad.token": 401}
+
+
+def expect(default: int, **by_actor: int) -> dict[str, int]:
+    """Statuses by actor: unauthenticated callers get 401 unless said otherwise, the named users what is given."""
+    table = {actor: default for actor in USERS} | NOBODY
+    return table | {k.replace("_", "."): v for k, v in by_actor.items()}
+
+
+Resource = tuple[str, Callable[[World], str], dict[str, Any] | Callable[[World], dict[str, Any]] | None, dict[str, int]]
+
+RESOURCES: list[Resource] = [
+    ("GET", lambda w: "/api/me", None, expect(200)),
+    ("GET", lambda w: "/api/conferences", None, expect(200)),
+    ("POST", lambda w: "/api/conferences", lambda w: {"title": "Hội nghị mới", "organiser_unit_id": w.units["P"]},
+     expect(403, admin=201, org_p=201)),
+    ("GET", lambda w: f"/api/conferences/{w.conference_id}", None, expect(200)),
+    ("GET", lambda w: f"/api/conferences/{w.conference_id}/sessions", None, expect(200)),
+    ("GET", lambda w: f"/api/units/{w.units['D2']}/people", None, expect(403, admin=200, org_p=200)),
+    ("GET", lambda w: f"/api/units/{w.units['C1']}/people", None,
+     expect(200, member_a1=403)),
+    ("GET", lambda w: f"/api/persons/{w.persons['B1']}", None, expect(403, admin=200, org_p=200)),
+    ("GET", lambda w: f"/api/persons/{w.persons['A1']}", None, expect(200)),
+    ("POST", lambda w: f"/api/conferences/{w.conference_id}/halls",
+     lambda w: {"unit_id": w.units["D2"], "channel": "two_way"}, expect(403, admin=201, org_p=201)),
+    ("POST", lambda w: f"/api/conferences/{w.conference_id}/sessions",
+     {"title": "Buổi chiều", "starts_at": "2026-12-01T13:30:00+07:00", "ends_at": "2026-12-01T17:00:00+07:00"},
+     expect(403, admin=201, org_p=201)),
+    ("POST", lambda w: f"/api/halls/{w.halls['C2']}/enrolment-codes", None, expect(403, admin=201, org_p=201)),
+    ("POST", lambda w: f"/api/halls/{w.halls['C1']}/enrolment-codes", None,
+     expect(403, admin=201, org_p=201, org_d1=201, clerk_c1=201)),
+    ("GET", lambda w: f"/api/halls/{w.halls['C1']}/devices", None,
+     expect(403, admin=200, org_p=200, org_d1=200, clerk_c1=200)),
+    ("GET", lambda w: f"/api/kiosk/halls/{w.halls['C1']}", None, expect(401, kiosk_c1=200)),
+    ("GET", lambda w: f"/api/kiosk/halls/{w.halls['C2']}", None, expect(401, kiosk_c1=403)),
+    ("GET", lambda w: f"/units/{w.units['D2']}/people", None,
+     expect(403, admin=200, org_p=200) | {"anonymous": 303, "kiosk.c1": 303, "bad.token": 303}),
+    ("GET", lambda w: "/conferences", None, expect(200) | {"anonymous": 303, "kiosk.c1": 303, "bad.token": 303}),
+]
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_access_matrix(world_client: tuple[TestClient, World], actor: str) -> None:
+    client, world = world_client
+    headers: dict[str, str] = {}
+    if actor in USERS:
+        headers["X-CSRF-Token"] = sign_in(client, actor)
+    elif actor == "kiosk.c1":
+        headers["Authorization"] = f"Bearer {world.kiosk_token}"
+    elif actor == "bad.token":
+        headers["Authorization"] = f"Bearer {world.kiosk_device_id}.not-the-secret"
+    wrong = []
+    for method, path_of, body, statuses in RESOURCES:
+        path = path_of(world)
+        payload = body(world) if callable(body) else body
+        response = client.request(method, path, json=payload, headers=headers, follow_redirects=False)
+        if response.status_code != statuses[actor]:
+            wrong.append(f"{method} {path}: {response.status_code}, expected {statuses[actor]} ({response.text[:120]})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_scoped_lists_show_only_the_scope(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    sign_in(client, "org.d1")
+    halls = client.get(f"/api/conferences/{world.conference_id}/halls").json()
+    assert [h["unit_id"] for h in halls] == [world.units["C1"]]
+    people = client.get(f"/api/units/{world.units['D1']}/people", params={"q": "nguyen van an"}).json()
+    assert [p["full_name"] for p in people["people"]] == ["Nguyễn Văn An"]
+    sign_in(client, "org.p")
+    assert len(client.get(f"/api/conferences/{world.conference_id}/halls").json()) == 2
+
+
+def test_cookie_writes_need_the_csrf_token(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    csrf = sign_in(client, "org.p")
+    body = {"title": "Hội nghị", "organiser_unit_id": world.units["P"]}
+    refused = client.post("/api/conferences", json=body)
+    assert refused.status_code == 403 and refused.json()["error"] == "csrf"
+    assert client.post("/api/conferences", json=body, headers={"X-CSRF-Token": csrf}).status_code == 201
+    form = client.post("/conferences", data={"title": "Không có mã", "mode": "presenter"})
+    assert form.status_code == 403
+
+
+def test_revoked_kiosk_is_refused_and_codes_are_one_time(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    kiosk = {"Authorization": f"Bearer {world.kiosk_token}"}
+    assert client.get(f"/api/kiosk/halls/{world.halls['C1']}", headers=kiosk).status_code == 200
+    csrf = sign_in(client, "clerk.c1")
+    code = client.post(f"/api/halls/{world.halls['C1']}/enrolment-codes", headers={"X-CSRF-Token": csrf}).json()
+    first = client.post("/api/devices/enrol", json={"code": code["code"].lower(), "name": "Máy tính bảng 2"})
+    assert first.status_code == 201 and first.json()["hall_id"] == world.halls["C1"]
+    again = client.post("/api/devices/enrol", json={"code": code["code"], "name": "Máy thứ ba"})
+    assert again.status_code == 422 and again.json()["error"] == "enrolment_refused"
+    revoked = client.post(f"/api/devices/{world.kiosk_device_id}/revoke", headers={"X-CSRF-Token": csrf})
+    assert revoked.status_code == 200
+    refused = client.get(f"/api/kiosk/halls/{world.halls['C1']}", headers=kiosk)
+    assert refused.status_code == 401 and refused.json()["error"] == "device_rejected"
+    new_kiosk = {"Authorization": f"Bearer {first.json()['token']}"}
+    people = client.get(f"/api/kiosk/halls/{world.halls['C1']}", params={"q": "binh"}, headers=new_kiosk).json()
+    assert [p["full_name"] for p in people["people"]] == ["Trần Thị Bình"]
+
+
+def test_bad_input_gets_a_clear_error(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    csrf = sign_in(client, "org.p")
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    not_json = client.post("/api/conferences", content=b"{nope", headers=headers)
+    assert not_json.status_code == 422 and "JSON" in not_json.json()["message"]
+    no_tz = client.post(f"/api/conferences/{world.conference_id}/sessions", headers=headers,
+                        json={"title": "x", "starts_at": "2026-12-01T07:30", "ends_at": "2026-12-01T11:00"})
+    assert no_tz.status_code == 422 and no_tz.json()["field"] == "starts_at"
+    backwards = client.post(f"/api/conferences/{world.conference_id}/sessions", headers=headers,
+                            json={"title": "x", "starts_at": "2026-12-01T11:00:00+07:00",
+                                  "ends_at": "2026-12-01T07:30:00+07:00"})
+    assert backwards.status_code == 422 and backwards.json()["field"] == "ends_at"
+    bad_channel = client.post(f"/api/conferences/{world.conference_id}/halls", headers=headers,
+                              json={"unit_id": world.units["D2"], "channel": "pigeon"})
+    assert bad_channel.status_code == 422 and bad_channel.json()["field"] == "channel"
+    assert client.get("/api/conferences/999999").status_code == 404

@@ -1,0 +1,71 @@
+"""Every expected refusal mapped to a response, once: JSON under /api, a page elsewhere."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from attendance import errors as attendance
+from conference import errors as conference
+from web.auth import CsrfRejected
+from web.templating import render
+
+STATUS: list[tuple[type[Exception], int]] = [
+    (conference.NotAuthenticated, 401),
+    (attendance.DeviceRejected, 401),
+    (CsrfRejected, 403),
+    (conference.Forbidden, 403),
+    (attendance.WrongHall, 403),
+    (conference.NotFound, 404),
+    (attendance.NotFound, 404),
+    (conference.Conflict, 409),
+    (conference.ImportRefused, 422),
+    (conference.Invalid, 422),
+    (attendance.InvalidRecord, 422),
+    (attendance.EnrolmentRefused, 422),
+]
+
+
+def status_of(exc: Exception) -> int:
+    return next((status for kind, status in STATUS if isinstance(exc, kind)), 400)
+
+
+def payload(exc: Exception) -> dict[str, object]:
+    body: dict[str, object] = {"error": getattr(exc, "code", "error"), "message": getattr(exc, "message", str(exc))}
+    if getattr(exc, "field", None):
+        body["field"] = exc.field  # type: ignore[attr-defined]
+    if isinstance(exc, conference.ImportRefused):
+        body["problems"] = [{"sheet": p.sheet, "row": p.row, "column": p.column, "message": p.message}
+                            for p in exc.problems]
+    return body
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    status = status_of(exc)
+    if wants_json(request):
+        return JSONResponse(payload(exc), status_code=status)
+    if isinstance(exc, conference.NotAuthenticated):
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    key = "error_csrf" if isinstance(exc, CsrfRejected) else f"error_{status}"
+    return await render(request, "error.html", status_code=status, key=key, detail=payload(exc)["message"])
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if wants_json(request) or exc.status_code not in (401, 403, 404, 409, 422):
+        return JSONResponse({"error": "http", "message": exc.detail}, status_code=exc.status_code,
+                            headers=exc.headers)
+    return await render(request, "error.html", status_code=exc.status_code, key=f"error_{exc.status_code}",
+                        detail=exc.detail)
+
+
+HANDLERS = {
+    conference.ConferenceError: domain_error,
+    attendance.AttendanceError: domain_error,
+    HTTPException: http_error,
+}

@@ -1,0 +1,71 @@
+"""The process's services, built once in the app's lifespan from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import HTTPConnection
+
+from attendance.service import DeviceService
+from attendance.store import AttendanceStore
+from conference.passwords import Passwords
+from conference.service import ConferenceService
+from conference.store import ConferenceStore
+from web import db
+from web.settings import Settings, SettingsError
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    conference: ConferenceService
+    devices: DeviceService
+
+
+async def check_database(engine: AsyncEngine, settings: Settings) -> None:
+    """Fail with one clear line when the database cannot be reached or its schema is behind."""
+    try:
+        if settings.auto_migrate:
+            await db.upgrade(engine)
+        elif await db.needs_upgrade(engine):
+            raise SettingsError("the database schema is not up to date: run `hoinghi db upgrade`")
+    except (OperationalError, DBAPIError, OSError) as e:
+        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+        raise SettingsError(f"cannot use the database at {safe_url(settings.database_url)}: {reason}") from None
+
+
+def safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@asynccontextmanager
+async def build(settings: Settings) -> AsyncIterator[Services]:
+    engine = db.create_engine(settings.database_url)
+    try:
+        await check_database(engine, settings)
+        passwords = Passwords(settings.password_time_cost, settings.password_memory_kib)
+        yield Services(
+            settings=settings,
+            engine=engine,
+            conference=ConferenceService(ConferenceStore(engine), passwords, utc_now),
+            devices=DeviceService(AttendanceStore(engine), utc_now),
+        )
+    finally:
+        await engine.dispose()
+
+
+def services(conn: HTTPConnection) -> Services:
+    svc: Services = conn.app.state.services
+    return svc

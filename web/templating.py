@@ -1,0 +1,44 @@
+"""HTML rendering: Jinja2 templates (autoescaped) with the request's language and CSRF token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from conference.text import format_datetime, thousands
+from web.auth import csrf_token, optional_user
+from web.i18n import LANGUAGES, translator
+from web.services import services
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.filters["thousands"] = thousands
+
+
+async def language(conn: HTTPConnection) -> str:
+    user = await optional_user(conn)
+    if user is not None:
+        return user.language
+    lang = conn.cookies.get("lang", "vi")
+    return lang if lang in LANGUAGES else "vi"
+
+
+async def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    lang = await language(request)
+    zone = services(request).settings.zone
+
+    def when(moment: datetime | None) -> str:
+        return format_datetime(moment, zone) if moment else ""
+
+    response: HTMLResponse = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"t": translator(lang), "lang": lang, "user": await optional_user(request), "csrf": csrf_token(request),
+         "when": when, **context},
+        status_code=status_code,
+    )
+    return response
