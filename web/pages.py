@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from conference.accounts import Action, Role, may
 from conference.conferences import ConferenceMode
-from conference.errors import ConferenceError, Invalid, NotAuthenticated
+from conference.errors import ConferenceError, Forbidden, ImportRefused, Invalid, NotAuthenticated
 from conference.halls import Channel, HallRole
 from web.auth import current_user, optional_user, read_form, sign_in, sign_out
 from web.i18n import LANGUAGES
@@ -151,6 +152,32 @@ async def people(request: Request) -> Response:
                         unit_names={u.id: u.name for u in tree.walk()})
 
 
+UPLOAD_MAX = 50 * 1024 * 1024
+
+
+async def roster_import(request: Request) -> Response:
+    """Upload one or more roster files (units, persons); refused whole with every bad row listed."""
+    user = await current_user(request)
+    svc = services(request)
+    if not may(user, Action.IMPORT_ROSTER):
+        raise Forbidden("this role may not import rosters")
+    if request.method == "GET":
+        return await render(request, "import.html")
+    if int(request.headers.get("content-length") or 0) > UPLOAD_MAX:
+        raise Invalid(f"files over {UPLOAD_MAX // (1024 * 1024)} MB are refused")
+    form = await read_form(request)
+    files = [(f.filename or "roster", await f.read()) for f in form.getlist("files") if isinstance(f, UploadFile)]
+    files = [(name, data) for name, data in files if data]
+    if not files:
+        return await render(request, "import.html", status_code=422, error=Invalid("chọn ít nhất một tệp"))
+    try:
+        counts = await svc.roster.import_files(files, actor=user)
+    except ImportRefused as refused:
+        return await render(request, "import.html", status_code=422, problems=refused.problems)
+    svc.conference.forget_units()
+    return await render(request, "import.html", counts=counts)
+
+
 async def my_home(request: Request) -> Response:
     user = await current_user(request)
     items = await services(request).conference.my_conferences(user)
@@ -165,5 +192,6 @@ routes = [
     Route("/conferences", conferences, methods=["GET", "POST"]),
     Route("/conferences/{cid:int}", conference, methods=["GET", "POST"]),
     Route("/units/{uid:int}/people", people),
+    Route("/roster/import", roster_import, methods=["GET", "POST"]),
     Route("/me", my_home),
 ]

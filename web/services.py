@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 
 from attendance.service import DeviceService
 from attendance.store import AttendanceStore
+from conference.importer import RosterImporter
 from conference.passwords import Passwords
 from conference.service import ConferenceService
 from conference.store import ConferenceStore
@@ -29,6 +30,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     conference: ConferenceService
+    roster: RosterImporter
     devices: DeviceService
 
 
@@ -56,10 +58,12 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
     try:
         await check_database(engine, settings)
         passwords = Passwords(settings.password_time_cost, settings.password_memory_kib)
+        store = ConferenceStore(engine)
         yield Services(
             settings=settings,
             engine=engine,
-            conference=ConferenceService(ConferenceStore(engine), passwords, utc_now),
+            conference=ConferenceService(store, passwords, utc_now),
+            roster=RosterImporter(store, utc_now),
             devices=DeviceService(AttendanceStore(engine), utc_now),
         )
     finally:

@@ -16,7 +16,6 @@ from web.i18n import LANGUAGES, translator
 from web.services import services
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-TEMPLATES.env.filters["thousands"] = thousands
 
 
 async def language(conn: HTTPConnection) -> str:
@@ -34,11 +33,14 @@ async def render(request: Request, template: str, status_code: int = 200, **cont
     def when(moment: datetime | None) -> str:
         return format_datetime(moment, zone) if moment else ""
 
+    def n(number: int) -> str:
+        return thousands(number) if lang == "vi" else f"{number:,}"
+
     response: HTMLResponse = TEMPLATES.TemplateResponse(
         request,
         template,
         {"t": translator(lang), "lang": lang, "user": await optional_user(request), "csrf": csrf_token(request),
-         "when": when, **context},
+         "when": when, "n": n, **context},
         status_code=status_code,
     )
     return response

@@ -1,0 +1,224 @@
+"""The `hoinghi` command: demo, serve, import, db upgrade, user add.
+
+Settings come from the environment (DATABASE_URL, REDIS_URL, HOINGHI_SECRET_KEY, HOINGHI_HOST,
+HOINGHI_PORT, …) or a TOML file given with --config. Every expected failure is one line on stderr and
+exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from attendance.errors import AttendanceError
+from conference.accounts import Role
+from conference.errors import ConferenceError, ImportRefused
+from web.settings import Settings, SettingsError, load
+
+DEMO_DIR = Path("var/demo")
+
+
+def fail(message: str) -> NoReturn:
+    print(f"hoinghi: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load(os.environ, args.config, **overrides)
+
+
+def run(coro: Callable[[], Awaitable[None]]) -> None:
+    try:
+        asyncio.run(coro())  # type: ignore[arg-type]
+    except ImportRefused as e:
+        print(f"hoinghi: {e.message}", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except (SettingsError, ConferenceError, AttendanceError) as e:
+        fail(getattr(e, "message", str(e)))
+
+
+def serve_app(settings: Settings) -> None:
+    import uvicorn
+
+    from web.app import create_app
+    from web.services import build
+
+    async def preflight() -> None:
+        async with build(settings):
+            pass
+
+    run(preflight)  # a wrong DATABASE_URL or an old schema stops here, in one line
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                proxy_headers=True, forwarded_allow_ips="*" if settings.host != "127.0.0.1" else None)
+
+
+# -- commands ---------------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> None:
+    serve_app(settings_from(args, host=args.host, port=args.port))
+
+
+def demo_secret(directory: Path) -> str:
+    path = directory / "secret-key"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from web import demo_data
+    from web.services import build
+
+    directory: Path = args.dir
+    if args.fresh:
+        for suffix in ("", "-wal", "-shm"):
+            (directory / f"hoinghi-demo.db{suffix}").unlink(missing_ok=True)
+    settings = load({}, None, database_url=f"sqlite:///{directory / 'hoinghi-demo.db'}",
+                    secret_key=demo_secret(directory), host=args.host, port=args.port, data_dir=directory)
+
+    async def prepare() -> None:
+        async with build(settings) as services:
+            if not await demo_data.is_seeded(services.engine):
+                print(f"hoinghi: building the demo province ({args.members:,} members) …", file=sys.stderr)
+                await demo_data.seed(services.engine, services.conference.passwords, services.conference.clock(),
+                                     members=args.members)
+            print(demo_data.banner(f"http://{settings.host}:{settings.port}/", members=args.members), flush=True)
+
+    run(prepare)
+    serve_app(settings)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    from web import db
+    from web.services import check_database
+
+    settings = settings_from(args, auto_migrate=True)
+
+    async def upgrade() -> None:
+        engine = db.create_engine(settings.database_url)
+        try:
+            await check_database(engine, settings)
+        finally:
+            await engine.dispose()
+        print("hoinghi: the database schema is up to date")
+
+    run(upgrade)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from conference.importer import text_progress_bar
+    from web.services import build
+
+    settings = settings_from(args)
+    for path in args.files:
+        if not path.is_file():
+            fail(f"no such file: {path}")
+
+    async def do_import() -> None:
+        async with build(settings) as services:
+            counts = await services.roster.import_files(args.files, actor=None, progress=text_progress_bar(sys.stderr))
+            services.conference.forget_units()
+        print(f"hoinghi: units +{counts.units_added} ~{counts.units_changed}, "
+              f"persons +{counts.persons_added} ~{counts.persons_changed}"
+              + ("" if counts.changed_anything else " (nothing changed)"))
+
+    run(do_import)
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        fail("the passwords differ")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace) -> None:
+    from web.services import build
+
+    settings = settings_from(args)
+    role = Role(args.role)
+    password = read_password(args.password_stdin)
+
+    async def add() -> None:
+        async with build(settings) as services:
+            svc = services.conference
+            by_code = {u.code: u.id for u in await svc.units()}
+            if args.unit is not None and args.unit not in by_code:
+                fail(f"no unit with code {args.unit}")
+            person_id = None
+            if args.person is not None:
+                person = (await svc.store.persons_by_code()).get(args.person)
+                if person is None:
+                    fail(f"no person with code {args.person}")
+                person_id = person.id
+            user = await svc.create_user(None, args.username, args.name or args.username, role, password,
+                                         by_code.get(args.unit) if args.unit else None, person_id)
+        print(f"hoinghi: user {user.username} ({user.role}) created")
+
+    run(add)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="hoinghi", description=__doc__.splitlines()[0] if __doc__ else None)
+    top.add_argument("--config", type=Path, help="a TOML settings file (keys: database_url, redis_url, secret_key, "
+                                                 "host, port, …); the environment overrides it")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="serve a demo province on SQLite (no other service needed)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--members", type=int, default=70_000, help="party members in the demo province")
+    demo.add_argument("--dir", type=Path, default=DEMO_DIR, help="where the demo database lives")
+    demo.add_argument("--fresh", action="store_true", help="rebuild the demo database from scratch")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve with the configured database and bus")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    imp = sub.add_parser("import", help="import units and persons from CSV or XLSX files")
+    imp.add_argument("files", nargs="+", type=Path)
+    imp.set_defaults(func=cmd_import)
+
+    dbp = sub.add_parser("db", help="database schema")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbsub.add_parser("upgrade", help="apply every pending migration").set_defaults(func=cmd_db_upgrade)
+
+    userp = sub.add_parser("user", help="accounts")
+    usersub = userp.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = usersub.add_parser("add", help="create an account (password read from the terminal or stdin)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--unit", help="code of the unit whose subtree the account acts in (all roles but admin)")
+    add.add_argument("--person", help="roster code of the participant's own person record")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(func=cmd_user_add)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SettingsError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()
