@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Row, Table, func, insert, select, update
+from sqlalchemy import ColumnElement, Insert, Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -170,32 +170,44 @@ class ConferenceStore:
         Units are given without resolved parent ids: `parent_codes` maps each unit code to its parent's
         code, resolved here after the new units exist. Persons come with their unit's code.
         """
-        async with self.engine.begin() as c:
-            for u in new_units:  # topologically ordered by the caller; few hundred rows
-                await c.execute(insert(t.units).values(unit_values(u) | {"parent_id": None}))
-            ids = {r.code: r.id for r in await c.execute(select(t.units.c.code, t.units.c.id))}
-            for u in [*new_units, *changed_units]:
-                parent = parent_codes.get(u.code)
-                values = unit_values(u) | {"parent_id": ids[parent] if parent else None}
-                await c.execute(update(t.units).where(t.units.c.code == u.code).values(values))
-            done = 0
-            total = len(new_persons) + len(changed_persons)
-            for i in range(0, len(new_persons), CHUNK):
-                batch = [person_values(p) | {"unit_id": ids[code]} for p, code in new_persons[i:i + CHUNK]]
-                await c.execute(insert(t.persons), batch)
-                done += len(batch)
-                if progress:
-                    progress(done, total)
-            for p, code in changed_persons:
-                await c.execute(update(t.persons).where(t.persons.c.code == p.code)
-                                .values(person_values(p) | {"unit_id": ids[code]}))
-                done += 1
-                if progress and done % CHUNK == 0:
-                    progress(done, total)
-            counts = ImportCounts(len(new_units), len(changed_units), len(new_persons), len(changed_persons))
-            await c.execute(insert(t.roster_imports).values(
-                record | {"units_added": counts.units_added, "units_changed": counts.units_changed,
-                          "persons_added": counts.persons_added, "persons_changed": counts.persons_changed}))
+        total = len(new_persons) + len(changed_persons)
+        try:
+            async with self.engine.begin() as c:
+                for u in new_units:  # topologically ordered by the caller; few hundred rows
+                    await c.execute(insert(t.units).values(unit_values(u) | {"parent_id": None}))
+                ids = {r.code: r.id for r in await c.execute(select(t.units.c.code, t.units.c.id))}
+                for u in [*new_units, *changed_units]:
+                    parent = parent_codes.get(u.code)
+                    values = unit_values(u) | {"parent_id": ids[parent] if parent else None}
+                    await c.execute(update(t.units).where(t.units.c.code == u.code).values(values))
+                done = 0
+                for i in range(0, len(new_persons), CHUNK):
+                    batch = [person_values(p) | {"unit_id": ids[code]} for p, code in new_persons[i:i + CHUNK]]
+                    await c.execute(insert(t.persons), batch)
+                    done += len(batch)
+                    if progress:
+                        progress(done, total)
+                by_code = update(t.persons).where(t.persons.c.code == bindparam("match_code"))
+                for i in range(0, len(changed_persons), CHUNK):
+                    batch = [person_values(p) | {"unit_id": ids[code], "match_code": p.code}
+                             for p, code in changed_persons[i:i + CHUNK]]
+                    await c.execute(by_code, batch)
+                    done += len(batch)
+                    if progress:
+                        progress(done, total)
+                counts = ImportCounts(len(new_units), len(changed_units), len(new_persons), len(changed_persons))
+                await c.execute(insert(t.roster_imports).values(
+                    record | {"units_added": counts.units_added, "units_changed": counts.units_changed,
+                              "persons_added": counts.persons_added, "persons_changed": counts.persons_changed}))
+                await c.execute(insert(t.audit_log).values(
+                    at=record["imported_at"], actor_user_id=record.get("user_id"),
+                    action=AuditAction.IMPORT_ROSTER.value,
+                    subject=f"roster:{record['sha256'][:16]}",
+                    detail=f"{record['filename']}: units +{counts.units_added} ~{counts.units_changed}, "
+                           f"persons +{counts.persons_added} ~{counts.persons_changed}"))
+        except IntegrityError:
+            raise Conflict("another import changed the same units or persons at the same time; "
+                           "import the file again") from None
         if progress:
             progress(total, total)
         return counts

@@ -40,7 +40,11 @@ async def read_form(request: Request, max_files: int = 5, max_part_size: int = 1
     """The request's form, after checking its CSRF token."""
     form = await request.form(max_files=max_files, max_part_size=max_part_size)
     field = form.get("csrf")
-    check_csrf(request, field if isinstance(field, str) else None)
+    try:
+        check_csrf(request, field if isinstance(field, str) else None)
+    except CsrfRejected:
+        await form.close()
+        raise
     return form
 
 

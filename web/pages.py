@@ -166,7 +166,10 @@ async def roster_import(request: Request) -> Response:
     if int(request.headers.get("content-length") or 0) > UPLOAD_MAX:
         raise Invalid(f"files over {UPLOAD_MAX // (1024 * 1024)} MB are refused")
     form = await read_form(request)
-    files = [(f.filename or "roster", await f.read()) for f in form.getlist("files") if isinstance(f, UploadFile)]
+    try:
+        files = [(f.filename or "roster", await f.read()) for f in form.getlist("files") if isinstance(f, UploadFile)]
+    finally:
+        await form.close()
     files = [(name, data) for name, data in files if data]
     if not files:
         return await render(request, "import.html", status_code=422, error=Invalid("chọn ít nhất một tệp"))
