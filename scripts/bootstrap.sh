@@ -2,6 +2,8 @@
 # machine that has nothing but Python 3.11+. Safe to run again: every step checks first.
 set -euo pipefail
 export UV_PYTHON_DOWNLOADS=never
+# trust the machine's certificate store (closed networks often inspect TLS with their own CA)
+export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-true}" UV_NATIVE_TLS="${UV_NATIVE_TLS:-true}"
 if command -v uv >/dev/null 2>&1; then
   UV=(uv)
 else
