@@ -72,3 +72,24 @@ def test_sign_in_page_refuses_wrong_password_and_logout_needs_csrf(world_client:
     csrf = page_csrf(client.get("/conferences").text)
     assert client.post("/logout", data={"csrf": csrf}, follow_redirects=False).headers["location"] == "/login"
     assert client.get("/conferences", follow_redirects=False).status_code == 303
+
+
+def test_organiser_adds_a_session_and_a_hall_through_the_forms(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    sign_in(client, "org.p")
+    page = client.get(f"/conferences/{world.conference_id}").text
+    assert f'<option value="{world.units["D2"]}">D2 · Đảng bộ huyện Hai</option>' in page
+    assert f'<option value="{world.units["C1"]}">' not in page  # C1 already hosts a hall
+    csrf = page_csrf(page)
+    added = client.post(f"/conferences/{world.conference_id}", data={
+        "csrf": csrf, "what": "session", "title": "Buổi chiều", "starts_at": "2026-12-01T13:30",
+        "ends_at": "2026-12-01T17:00", "late_after_minutes": "10"})
+    assert added.status_code == 200 and "01/12/2026 13:30" in added.text and "01/12/2026 12:30" in added.text
+    hall = client.post(f"/conferences/{world.conference_id}", data={
+        "csrf": csrf, "what": "hall", "unit_id": str(world.units["D2"]), "name": "", "role": "participating",
+        "channel": "two_way", "chair": "Bí thư Huyện ủy", "technical_contact": ""})
+    assert hall.status_code == 200 and "Đảng bộ huyện Hai" in hall.text and "Hai chiều" in hall.text
+    bad = client.post(f"/conferences/{world.conference_id}", data={
+        "csrf": csrf, "what": "session", "title": "Sai giờ", "starts_at": "2026-12-01T17:00",
+        "ends_at": "2026-12-01T13:00", "late_after_minutes": "10"})
+    assert bad.status_code == 422 and 'role="alert"' in bad.text

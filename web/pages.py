@@ -132,8 +132,11 @@ async def conference(request: Request) -> Response:
     conf = await svc.conference(user, cid)
     halls = await svc.halls(user, cid)
     tree = await svc.tree()
+    hosted = {h.unit_id for h in await svc.store.halls_of(cid)}
+    root = user.scope_unit_id
+    candidates = [u for u in (tree.walk(root) if root is not None else tree.walk()) if u.id not in hosted]
     return await render(
-        request, "conference.html", status_code=422 if error else 200, conference=conf,
+        request, "conference.html", status_code=422 if error else 200, conference=conf, candidates=candidates,
         sessions=await svc.sessions(user, cid), halls=halls, unit_names={u.id: u.name for u in tree.walk()},
         expected_total=sum(h.expected_count for h in halls), can_manage=may(user, Action.MANAGE_CONFERENCE),
         roles=list(HallRole), channels=list(Channel), error=error)
