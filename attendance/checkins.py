@@ -116,3 +116,21 @@ class ScanEvent:
     def __post_init__(self) -> None:
         if (self.outcome is Outcome.REFUSED) != (self.reason is not None):
             raise InvalidRecord("a refused scan, and only a refused scan, has a reason", field="reason")
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """The server's record of a credential: which person it stands for, and whether it still does."""
+
+    credential_id: str  # 16 hex characters
+    person_id: int
+    key_id: int
+    conference_id: int  # 0: any conference
+    valid_from: datetime
+    valid_until: datetime
+    issued_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

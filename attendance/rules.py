@@ -72,6 +72,7 @@ class Verdict:
     outcome: Outcome
     reason: Refusal | None = None
     checkin: CheckIn | None = None  # the new check-in, or for a repeat the first one
+    person_id: int | None = None
 
     @property
     def accepted(self) -> bool:
@@ -91,7 +92,7 @@ def judge(rules: SessionRules, scan: Scan, person_id: int, expected_hall: int | 
     one (the kiosk already let the person in) is accepted, flagged for review, never dropped.
     """
     if existing is not None and existing.present:
-        return Verdict(Outcome.REPEAT, checkin=existing)
+        return Verdict(Outcome.REPEAT, checkin=existing, person_id=person_id)
     broken: Refusal | None = None
     if expected_hall is None and not rules.admit_uninvited:
         broken = Refusal.NOT_EXPECTED
@@ -100,7 +101,7 @@ def judge(rules: SessionRules, scan: Scan, person_id: int, expected_hall: int | 
     if wrong_hall and rules.wrong_hall is WrongHallPolicy.REFUSE:
         broken = broken or Refusal.WRONG_HALL
     if broken is not None and not scan.offline:
-        return refuse(broken)
+        return Verdict(Outcome.REFUSED, broken, person_id=person_id)
     status = Status.PRESENT_ONLINE if scan.method is Method.ONLINE else Status.PRESENT_IN_PERSON
     checkin = CheckIn(
         session_id=scan.session_id, person_id=person_id, status=status, method=scan.method, hall_id=scan.hall_id,
@@ -109,7 +110,7 @@ def judge(rules: SessionRules, scan: Scan, person_id: int, expected_hall: int | 
         review=ReviewState.PENDING if broken is not None else ReviewState.NONE,
         late=rules.is_late(scan.moment), wrong_hall=wrong_hall,
     )
-    return Verdict(Outcome.ACCEPTED, checkin=checkin)
+    return Verdict(Outcome.ACCEPTED, checkin=checkin, person_id=person_id)
 
 
 def mark_absent(rules: SessionRules, person_id: int, hall_id: int | None, reason: str, operator_user_id: int,

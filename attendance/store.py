@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attendance import tables as t
+from attendance.checkins import (
+    CheckIn,
+    IssuedCredential,
+    Method,
+    Outcome,
+    Refusal,
+    ReviewState,
+    ScanEvent,
+    Status,
+)
 from attendance.devices import Device, EnrolmentCode
 from attendance.errors import EnrolmentRefused, NotFound
+from attendance.headcounts import Headcount
+from attendance.keys import SigningKey
 
 
 def _device(r: Row[Any]) -> Device:
@@ -65,3 +81,218 @@ class AttendanceStore:
     async def touch_device(self, device_id: int, now: datetime) -> None:
         async with self.engine.begin() as c:
             await c.execute(update(t.devices).where(t.devices.c.id == device_id).values(last_seen_at=now))
+
+
+def _key(r: Row[Any]) -> SigningKey:
+    return SigningKey(r.key_id, r.public_key, r.sealed_private_key, r.created_at, r.active, r.withdrawn_at)
+
+
+def _credential(r: Row[Any]) -> IssuedCredential:
+    return IssuedCredential(r.credential_id, r.person_id, r.key_id, r.conference_id, r.valid_from, r.valid_until,
+                            r.issued_at, r.revoked_at)
+
+
+def _checkin(r: Row[Any]) -> CheckIn:
+    return CheckIn(r.session_id, r.person_id, Status(r.status), Method(r.method), r.hall_id, r.server_time,
+                   r.kiosk_time, r.device_id, r.operator_user_id, r.nonce, r.face_score, ReviewState(r.review),
+                   r.late, r.left_early, r.wrong_hall, r.absence_reason)
+
+
+def _event(r: Row[Any]) -> ScanEvent:
+    return ScanEvent(r.session_id, r.hall_id, Method(r.method), Outcome(r.outcome), r.server_time,
+                     Refusal(r.reason) if r.reason else None, r.person_id, r.credential_id, r.device_id,
+                     r.kiosk_time, r.nonce, r.offline)
+
+
+def checkin_values(c: CheckIn) -> dict[str, Any]:
+    return {"session_id": c.session_id, "person_id": c.person_id, "status": c.status.value, "method": c.method.value,
+            "hall_id": c.hall_id, "server_time": c.server_time, "kiosk_time": c.kiosk_time, "device_id": c.device_id,
+            "operator_user_id": c.operator_user_id, "nonce": c.nonce, "face_score": c.face_score,
+            "review": c.review.value, "late": c.late, "left_early": c.left_early, "wrong_hall": c.wrong_hall,
+            "absence_reason": c.absence_reason}
+
+
+def event_values(e: ScanEvent) -> dict[str, Any]:
+    return {"session_id": e.session_id, "hall_id": e.hall_id, "method": e.method.value, "outcome": e.outcome.value,
+            "reason": e.reason.value if e.reason else None, "person_id": e.person_id,
+            "credential_id": e.credential_id, "device_id": e.device_id, "server_time": e.server_time,
+            "kiosk_time": e.kiosk_time, "nonce": e.nonce, "offline": e.offline}
+
+
+@dataclass(frozen=True)
+class LedgerWrite:
+    """One scan to record: its event, and the check-in it makes when accepted."""
+
+    event: ScanEvent
+    checkin: CheckIn | None = None
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch did. A check-in that lost a race (the person was checked in by another
+    process first) is recorded as a repeat; a scan whose nonce was already recorded is skipped whole."""
+
+    inserted: set[tuple[int, int]] = field(default_factory=set)
+    lost_race: dict[tuple[int, int], CheckIn] = field(default_factory=dict)
+    known_nonces: set[str] = field(default_factory=set)
+
+
+class LedgerStore:
+    """The ledger's writes, batched: many scans in one transaction (group commit)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+    # -- signing keys and credentials ---------------------------------------------------------------
+    async def keys(self) -> list[SigningKey]:
+        async with self.engine.connect() as c:
+            return [_key(r) for r in await c.execute(select(t.signing_keys).order_by(t.signing_keys.c.key_id))]
+
+    async def add_key(self, key: SigningKey) -> bool:
+        """Store a new active key (the others stop signing); False when its id was taken meanwhile."""
+        try:
+            async with self.engine.begin() as c:
+                await c.execute(update(t.signing_keys).values(active=False))
+                await c.execute(insert(t.signing_keys).values(
+                    key_id=key.key_id, public_key=key.public_key, sealed_private_key=key.sealed_private_key,
+                    created_at=key.created_at, active=key.active, withdrawn_at=None))
+        except IntegrityError:
+            return False
+        return True
+
+    async def withdraw_key(self, key_id: int, now: datetime) -> None:
+        async with self.engine.begin() as c:
+            await c.execute(update(t.signing_keys).where(t.signing_keys.c.key_id == key_id)
+                            .values(withdrawn_at=now, active=False))
+
+    async def add_credential(self, cred: IssuedCredential, replace_person_credentials: bool) -> None:
+        """Record a new credential; with `replace_person_credentials` the person's others are revoked with it."""
+        async with self.engine.begin() as c:
+            if replace_person_credentials:
+                await c.execute(update(t.credentials).where(
+                    t.credentials.c.person_id == cred.person_id, t.credentials.c.conference_id == cred.conference_id,
+                    t.credentials.c.revoked_at.is_(None)).values(revoked_at=cred.issued_at))
+            await c.execute(insert(t.credentials).values(
+                credential_id=cred.credential_id, person_id=cred.person_id, key_id=cred.key_id,
+                conference_id=cred.conference_id, valid_from=cred.valid_from, valid_until=cred.valid_until,
+                issued_at=cred.issued_at, revoked_at=None))
+
+    async def add_credentials(self, creds: list[IssuedCredential]) -> None:
+        async with self.engine.begin() as c:
+            for i in range(0, len(creds), 2000):
+                await c.execute(insert(t.credentials), [
+                    {"credential_id": x.credential_id, "person_id": x.person_id, "key_id": x.key_id,
+                     "conference_id": x.conference_id, "valid_from": x.valid_from, "valid_until": x.valid_until,
+                     "issued_at": x.issued_at, "revoked_at": None} for x in creds[i:i + 2000]])
+
+    async def credential(self, credential_id: str) -> IssuedCredential | None:
+        async with self.engine.connect() as c:
+            row = (await c.execute(select(t.credentials).where(t.credentials.c.credential_id == credential_id))).first()
+        return _credential(row) if row else None
+
+    async def credentials_of(self, person_ids: list[int]) -> list[IssuedCredential]:
+        out: list[IssuedCredential] = []
+        async with self.engine.connect() as c:
+            for i in range(0, len(person_ids), 2000):
+                rows = await c.execute(select(t.credentials).where(
+                    t.credentials.c.person_id.in_(person_ids[i:i + 2000])).order_by(t.credentials.c.issued_at))
+                out.extend(_credential(r) for r in rows)
+        return out
+
+    async def credentials_changed_since(self, since: datetime | None) -> list[IssuedCredential]:
+        stmt = select(t.credentials)
+        if since is not None:
+            stmt = stmt.where((t.credentials.c.issued_at >= since) | (t.credentials.c.revoked_at >= since))
+        async with self.engine.connect() as c:
+            return [_credential(r) for r in await c.execute(stmt)]
+
+    async def revoke_credential(self, credential_id: str, now: datetime) -> bool:
+        async with self.engine.begin() as c:
+            done = await c.execute(update(t.credentials).where(
+                t.credentials.c.credential_id == credential_id, t.credentials.c.revoked_at.is_(None))
+                .values(revoked_at=now))
+        return bool(done.rowcount)
+
+    # -- check-ins ----------------------------------------------------------------------------------
+    async def checkins_of(self, session_id: int) -> list[CheckIn]:
+        async with self.engine.connect() as c:
+            rows = await c.execute(select(t.checkins).where(t.checkins.c.session_id == session_id))
+            return [_checkin(r) for r in rows]
+
+    async def checkin(self, session_id: int, person_id: int) -> CheckIn | None:
+        async with self.engine.connect() as c:
+            row = (await c.execute(select(t.checkins).where(
+                t.checkins.c.session_id == session_id, t.checkins.c.person_id == person_id))).first()
+        return _checkin(row) if row else None
+
+    async def events_by_nonce(self, nonces: list[str]) -> dict[str, ScanEvent]:
+        async with self.engine.connect() as c:
+            rows = await c.execute(select(t.scan_events).where(t.scan_events.c.nonce.in_(nonces)))
+            return {r.nonce: _event(r) for r in rows}
+
+    async def scan_events(self, session_id: int, limit: int = 1000) -> list[ScanEvent]:
+        async with self.engine.connect() as c:
+            rows = await c.execute(select(t.scan_events).where(t.scan_events.c.session_id == session_id)
+                                   .order_by(t.scan_events.c.id.desc()).limit(limit))
+            return [_event(r) for r in rows]
+
+    async def write(self, writes: list[LedgerWrite]) -> BatchResult:
+        """Record a batch of scans in one transaction; returns once it is committed."""
+        result = BatchResult()
+        async with self.engine.begin() as c:
+            nonces = [w.event.nonce for w in writes if w.event.nonce]
+            if nonces:
+                known = await c.execute(select(t.scan_events.c.nonce).where(t.scan_events.c.nonce.in_(nonces)))
+                result.known_nonces = {r.nonce for r in known}
+            fresh = [w for w in writes if not (w.event.nonce and w.event.nonce in result.known_nonces)]
+            new = [checkin_values(w.checkin) for w in fresh if w.checkin is not None]
+            if new:
+                stmt = self._insert(t.checkins).on_conflict_do_nothing(
+                    index_elements=["session_id", "person_id"]).returning(t.checkins.c.session_id,
+                                                                          t.checkins.c.person_id)
+                rows = await c.execute(stmt, new)
+                result.inserted = {(r.session_id, r.person_id) for r in rows}
+            lost = [w.checkin for w in fresh
+                    if w.checkin is not None and (w.checkin.session_id, w.checkin.person_id) not in result.inserted]
+            for ci in lost:
+                row = (await c.execute(select(t.checkins).where(
+                    t.checkins.c.session_id == ci.session_id, t.checkins.c.person_id == ci.person_id))).first()
+                if row is not None:
+                    result.lost_race[(ci.session_id, ci.person_id)] = _checkin(row)
+            events = []
+            for w in fresh:
+                event = w.event
+                if w.checkin is not None and (w.checkin.session_id, w.checkin.person_id) in result.lost_race:
+                    event = replace(event, outcome=Outcome.REPEAT)
+                events.append(event_values(event))
+            if events:
+                await c.execute(self._insert(t.scan_events).on_conflict_do_nothing(index_elements=["nonce"]),
+                                events)
+        return result
+
+    async def put_checkin(self, checkin: CheckIn) -> None:
+        """Set a person's status for a session (absence, review), replacing any earlier row."""
+        values = checkin_values(checkin)
+        stmt = self._insert(t.checkins).values(values)
+        async with self.engine.begin() as c:
+            await c.execute(stmt.on_conflict_do_update(index_elements=["session_id", "person_id"], set_=values))
+
+    async def delete_checkin(self, session_id: int, person_id: int) -> None:
+        async with self.engine.begin() as c:
+            await c.execute(delete(t.checkins).where(t.checkins.c.session_id == session_id,
+                                                     t.checkins.c.person_id == person_id))
+
+    async def put_headcount(self, h: Headcount) -> None:
+        values = {"session_id": h.session_id, "hall_id": h.hall_id, "expected": h.expected, "present": h.present,
+                  "absent_excused": h.absent_excused, "absent_unexcused": h.absent_unexcused,
+                  "reported_by_user_id": h.reported_by_user_id, "reported_at": h.reported_at}
+        stmt = self._insert(t.headcounts).values(values)
+        async with self.engine.begin() as c:
+            await c.execute(stmt.on_conflict_do_update(index_elements=["session_id", "hall_id"], set_=values))
+
+    async def headcounts_of(self, session_id: int) -> list[Headcount]:
+        async with self.engine.connect() as c:
+            rows = await c.execute(select(t.headcounts).where(t.headcounts.c.session_id == session_id))
+            return [Headcount(r.session_id, r.hall_id, r.expected, r.present, r.absent_excused, r.absent_unexcused,
+                              r.reported_by_user_id, r.reported_at) for r in rows]

@@ -126,3 +126,25 @@ face_templates = Table(
     Column("ciphertext", LargeBinary, nullable=False),
     Column("created_at", AwareUTC, nullable=False),
 )
+
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("key_id", Integer, primary_key=True, autoincrement=False),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("sealed_private_key", LargeBinary, nullable=False),
+    Column("created_at", AwareUTC, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("withdrawn_at", AwareUTC, nullable=True),
+)
+
+credentials = Table(
+    "credentials", metadata,
+    Column("credential_id", String(16), primary_key=True),  # 8 random bytes, hex
+    Column("person_id", Integer, nullable=False, index=True),
+    Column("key_id", Integer, nullable=False),
+    Column("conference_id", Integer, nullable=False),  # 0: any conference
+    Column("valid_from", AwareUTC, nullable=False),
+    Column("valid_until", AwareUTC, nullable=False),
+    Column("issued_at", AwareUTC, nullable=False, index=True),
+    Column("revoked_at", AwareUTC, nullable=True, index=True),
+)

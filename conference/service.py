@@ -193,6 +193,11 @@ class ConferenceService:
         hall = await self.store.get_hall(hall_id)
         return hall, await self.store.find_invitees(hall_id, query, limit)
 
+    async def record_manual_attendance(self, actor: User, person_id: int, detail: str) -> None:
+        """Manual attendance changes are audited."""
+        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.MANUAL_ATTENDANCE,
+                                          f"person:{person_id}", detail))
+
     # -- participants -------------------------------------------------------------------------------
     async def my_conferences(self, actor: User) -> list[tuple[Conference, list[Session]]]:
         """A participant's home: the conferences that concern them, each with its sessions."""

@@ -43,10 +43,12 @@ def ok(value: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(plain(value), status_code=status_code)
 
 
-async def body(request: Request) -> dict[str, Any]:
+async def body(request: Request, limit: int = BODY_MAX) -> dict[str, Any]:
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise Invalid(f"request body over {limit} bytes")
     raw = await request.body()
-    if len(raw) > BODY_MAX:
-        raise Invalid(f"request body over {BODY_MAX} bytes")
+    if len(raw) > limit:
+        raise Invalid(f"request body over {limit} bytes")
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):

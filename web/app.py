@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from web import api, pages
+from web import api, checkin_api, pages
 from web.errors import HANDLERS
 from web.services import build
 from web.settings import Settings
@@ -29,7 +29,12 @@ def create_app(settings: Settings) -> Starlette:
             yield
 
     return Starlette(
-        routes=[*pages.routes, *api.routes, Mount("/static", StaticFiles(directory=STATIC), name="static")],
+        routes=[
+            *pages.routes,
+            *api.routes,
+            *checkin_api.routes,
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
         middleware=[Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="hoinghi",
                                max_age=SESSION_HOURS * 3600, same_site="lax", https_only=settings.secure_cookies)],
         exception_handlers=HANDLERS,

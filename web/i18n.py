@@ -118,3 +118,31 @@ def translator(lang: str) -> Callable[..., str]:
         return text.format(**params) if params else text
 
     return t
+
+REFUSALS: dict[str, tuple[str, str]] = {
+    "malformed": ("Mã không hợp lệ", "Not a valid code"),
+    "bad_signature": ("Mã bị sửa đổi hoặc giả mạo", "The code was altered or forged"),
+    "unknown_key": ("Mã được ký bằng khóa không còn hiệu lực", "The code was signed with a key no longer accepted"),
+    "expired": ("Mã đã hết hạn", "The code has expired"),
+    "not_yet_valid": ("Mã chưa có hiệu lực", "The code is not valid yet"),
+    "revoked": ("Mã đã bị thu hồi (đã cấp mã mới)", "The code was revoked (a new one was issued)"),
+    "wrong_conference": ("Mã dành cho hội nghị khác", "The code is for another conference"),
+    "not_expected": ("Không có trong danh sách triệu tập", "Not on the list of expected delegates"),
+    "checkin_not_open": ("Chưa đến giờ điểm danh", "Check-in is not open yet"),
+    "checkin_closed": ("Đã hết giờ điểm danh", "Check-in has closed"),
+    "wrong_hall": ("Đại biểu được triệu tập ở điểm cầu khác", "The delegate is expected at another hall"),
+    "unknown_person": ("Không tìm thấy đại biểu", "Delegate not found"),
+    "face_not_recognised": ("Không nhận diện được khuôn mặt", "Face not recognised"),
+}
+GREETINGS: dict[str, tuple[str, str]] = {
+    "accepted": ("Xin chào {name}", "Welcome, {name}"),
+    "repeat": ("Đã điểm danh lúc {time} tại {hall}", "Already checked in at {time} at {hall}"),
+}
+
+
+def verdict_message(lang: str, outcome: str, reason: str | None, **params: str) -> str:
+    """The kiosk's one-line answer for a verdict, in the kiosk's language."""
+    index = 1 if lang == "en" else 0
+    if outcome == "refused":
+        return REFUSALS.get(reason or "", ("Bị từ chối", "Refused"))[index]
+    return GREETINGS[outcome][index].format(**params)

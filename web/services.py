@@ -11,13 +11,18 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 
+from attendance.issuer import Credentials
+from attendance.keys import Sealer
+from attendance.ledger import Ledger
+from attendance.rules import WrongHallPolicy
 from attendance.service import DeviceService
-from attendance.store import AttendanceStore
+from attendance.store import AttendanceStore, LedgerStore
 from conference.importer import RosterImporter
 from conference.passwords import Passwords
 from conference.service import ConferenceService
 from conference.store import ConferenceStore
 from web import db
+from web.facts import ConferenceFacts
 from web.settings import Settings, SettingsError
 
 
@@ -32,6 +37,9 @@ class Services:
     conference: ConferenceService
     roster: RosterImporter
     devices: DeviceService
+    facts: ConferenceFacts
+    credentials: Credentials
+    ledger: Ledger
 
 
 async def check_database(engine: AsyncEngine, settings: Settings) -> None:
@@ -59,13 +67,25 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         await check_database(engine, settings)
         passwords = Passwords(settings.password_time_cost, settings.password_memory_kib)
         store = ConferenceStore(engine)
-        yield Services(
-            settings=settings,
-            engine=engine,
-            conference=ConferenceService(store, passwords, utc_now),
-            roster=RosterImporter(store, utc_now),
-            devices=DeviceService(AttendanceStore(engine), utc_now),
-        )
+        conference = ConferenceService(store, passwords, utc_now)
+        facts = ConferenceFacts(conference, WrongHallPolicy(settings.wrong_hall), settings.admit_uninvited)
+        ledger_store = LedgerStore(engine)
+        credentials = Credentials(ledger_store, Sealer(settings.data_key or settings.secret_key), utc_now)
+        ledger = Ledger(ledger_store, credentials, facts, utc_now)
+        await ledger.start()
+        try:
+            yield Services(
+                settings=settings,
+                engine=engine,
+                conference=conference,
+                roster=RosterImporter(store, utc_now),
+                devices=DeviceService(AttendanceStore(engine), utc_now),
+                facts=facts,
+                credentials=credentials,
+                ledger=ledger,
+            )
+        finally:
+            await ledger.stop()
     finally:
         await engine.dispose()
 

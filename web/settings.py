@@ -23,6 +23,9 @@ class Settings:
     database_url: str = "sqlite:///var/hoinghi.db"
     redis_url: str = ""  # empty: the in-process bus (one process)
     secret_key: str = ""  # signs session cookies
+    data_key: str = ""  # seals data at rest (credential signing keys, face templates); the secret key if empty
+    wrong_hall: str = "accept"  # a delegate checking in at another hall: "accept" (and flag) or "refuse"
+    admit_uninvited: bool = False  # check in people not invited to the conference (guests)
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("var")
@@ -46,6 +49,10 @@ class Settings:
         if len(self.secret_key) < SECRET_MIN:
             raise SettingsError(f"HOINGHI_SECRET_KEY must be at least {SECRET_MIN} characters "
                                 "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        if self.data_key and len(self.data_key) < SECRET_MIN:
+            raise SettingsError(f"HOINGHI_DATA_KEY must be at least {SECRET_MIN} characters")
+        if self.wrong_hall not in ("accept", "refuse"):
+            raise SettingsError(f"HOINGHI_WRONG_HALL is accept or refuse, not {self.wrong_hall!r}")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port must be 1 to 65535, not {self.port}")
         try:
@@ -59,6 +66,9 @@ ENVIRONMENT = {
     "DATABASE_URL": "database_url",
     "REDIS_URL": "redis_url",
     "HOINGHI_SECRET_KEY": "secret_key",
+    "HOINGHI_DATA_KEY": "data_key",
+    "HOINGHI_WRONG_HALL": "wrong_hall",
+    "HOINGHI_ADMIT_UNINVITED": "admit_uninvited",
     "HOINGHI_HOST": "host",
     "HOINGHI_PORT": "port",
     "HOINGHI_DATA_DIR": "data_dir",
