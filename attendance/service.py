@@ -4,6 +4,7 @@ and the web layer checks the actor's rights over them before calling in."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,9 +20,11 @@ DEVICE_NAME_MAX = 100
 class DeviceService:
     """Kiosk devices: one-time enrolment codes, tokens bound to one hall, revocation."""
 
-    def __init__(self, store: AttendanceStore, clock: Clock) -> None:
+    def __init__(self, store: AttendanceStore, clock: Clock, cache_seconds: float = 5.0) -> None:
         self.store = store
         self.clock = clock
+        self.cache_seconds = cache_seconds  # a revocation elsewhere takes effect here within this delay
+        self._cache: dict[int, tuple[float, Device]] = {}
 
     async def issue_enrolment_code(self, hall_id: int, by_user_id: int | None) -> tuple[str, datetime]:
         """A fresh one-time code for enrolling one kiosk at `hall_id`; only its hash is stored."""
@@ -42,10 +45,15 @@ class DeviceService:
     async def authenticate(self, token: str) -> Device:
         """The live device a bearer token names; DeviceRejected otherwise."""
         device_id, secret = split_token(token)
-        try:
-            device = await self.store.get_device(device_id)
-        except NotFound:
-            raise DeviceRejected("unknown device token") from None
+        cached = self._cache.get(device_id)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+            device = cached[1]
+        else:
+            try:
+                device = await self.store.get_device(device_id)
+            except NotFound:
+                raise DeviceRejected("unknown device token") from None
+            self._cache[device_id] = (time.monotonic(), device)
         device.verify(secret)
         return device
 
@@ -57,3 +65,4 @@ class DeviceService:
 
     async def revoke(self, device_id: int) -> None:
         await self.store.revoke_device(device_id, self.clock())
+        self._cache.pop(device_id, None)

@@ -62,6 +62,10 @@ def field(data: dict[str, Any], name: str, kind: type, default: Any = ...) -> An
     value = data.get(name, default)
     if value is ...:
         raise Invalid(f"{name} is required", field=name)
+    if value is None and default is None:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
     if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         raise Invalid(f"{name} must be {kind.__name__}", field=name)
     return value

@@ -1,0 +1,130 @@
+"""Check-in through the real HTTP API: kiosks by QR, operators by hand, answers in Vietnamese."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.world import World, sign_in
+from web.services import Services
+
+
+def qr_text(client: TestClient, person_id: int) -> str:
+    svc: Services = client.app.state.services  # type: ignore[attr-defined]
+    assert client.portal is not None
+    creds = client.portal.call(svc.credentials.current, [person_id])
+    return str(client.portal.call(svc.credentials.text, creds[person_id]))
+
+
+@pytest.fixture
+def kiosk(world_client: tuple[TestClient, World]) -> tuple[TestClient, World, dict[str, str]]:
+    client, world = world_client
+    return client, world, {"Authorization": f"Bearer {world.kiosk_token}"}
+
+
+def scan(client: TestClient, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/api/checkins", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def test_kiosk_scan_accepted_then_repeat(kiosk: tuple[TestClient, World, dict[str, str]]) -> None:
+    client, world, headers = kiosk
+    text = qr_text(client, world.persons["A1"])
+    first = scan(client, headers, {"session_id": world.session_id, "credential": text, "nonce": uuid.uuid4().hex})
+    assert first["outcome"] == "accepted" and first["message"] == "Xin chào Nguyễn Văn An"
+    assert first["person"]["unit_name"] == "Chi bộ thôn Một"
+    assert first["checkin"]["method"] == "qr" and first["checkin"]["hall_id"] == world.halls["C1"]
+    again = scan(client, headers, {"session_id": world.session_id, "credential": text, "nonce": uuid.uuid4().hex})
+    assert again["outcome"] == "repeat"
+    assert again["message"].startswith("Đã điểm danh lúc ") and again["message"].endswith(" tại Chi bộ thôn Một")
+    english = client.post("/api/checkins?lang=en", headers=headers,
+                          json={"session_id": world.session_id, "credential": text}).json()
+    assert english["message"].startswith("Already checked in at ")
+
+
+def test_refusals_are_clear(kiosk: tuple[TestClient, World, dict[str, str]]) -> None:
+    client, world, headers = kiosk
+    forged = qr_text(client, world.persons["A2"])
+    forged = forged[:-6] + ("AAAAAA" if not forged.endswith("AAAAAA") else "BBBBBB")
+    refused = scan(client, headers, {"session_id": world.session_id, "credential": forged})
+    assert refused["outcome"] == "refused" and refused["reason"] in ("bad_signature", "malformed")
+    garbage = scan(client, headers, {"session_id": world.session_id, "credential": "xin chào"})
+    assert garbage["reason"] == "malformed" and garbage["message"] == "Mã không hợp lệ"
+
+
+def test_wrong_hall_is_accepted_and_flagged(kiosk: tuple[TestClient, World, dict[str, str]]) -> None:
+    client, world, headers = kiosk
+    other = scan(client, headers, {"session_id": world.session_id, "credential": qr_text(client, world.persons["B1"])})
+    assert other["outcome"] == "accepted" and other["checkin"]["wrong_hall"] is True
+
+
+def test_a_kiosk_cannot_act_for_another_hall(kiosk: tuple[TestClient, World, dict[str, str]]) -> None:
+    client, world, headers = kiosk
+    response = client.post("/api/checkins", headers=headers, json={
+        "session_id": world.session_id, "hall_id": world.halls["C2"], "credential": "x"})
+    assert response.status_code == 403 and response.json()["error"] == "wrong_hall"
+
+
+def test_bad_requests_name_the_field(kiosk: tuple[TestClient, World, dict[str, str]]) -> None:
+    client, world, headers = kiosk
+    cases = [
+        ({"credential": "x"}, "session_id"),
+        ({"session_id": world.session_id}, "credential"),
+        ({"session_id": world.session_id, "credential": "x", "person_id": 1}, "credential"),
+        ({"session_id": world.session_id, "credential": "x", "kiosk_time": "hôm qua"}, "kiosk_time"),
+        ({"session_id": world.session_id, "credential": "x", "method": "telepathy"}, "method"),
+        ({"session_id": "1", "credential": "x"}, "session_id"),
+    ]
+    for body, field_name in cases:
+        response = client.post("/api/checkins", headers=headers, json=body)
+        assert response.status_code == 422 and response.json()["field"] == field_name, (body, response.text)
+    assert client.post("/api/checkins", headers=headers, json={"session_id": 999, "credential": "x"}).status_code == 404
+
+
+def test_operator_manual_check_in_absence_undo_and_headcount(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    csrf = sign_in(client, "clerk.c1")
+    h = {"X-CSRF-Token": csrf}
+    base = {"session_id": world.session_id, "hall_id": world.halls["C1"]}
+    manual = client.post("/api/checkins", headers=h, json=base | {"person_id": world.persons["A1"]}).json()
+    assert manual["outcome"] == "accepted" and manual["checkin"]["method"] == "manual"
+    undone = client.post("/api/checkins/undo", headers=h, json=base | {"person_id": world.persons["A1"]})
+    assert undone.status_code == 200
+    absent = client.post("/api/absences", headers=h, json=base | {"person_id": world.persons["A2"],
+                                                                   "reason": "Ốm, có giấy xác nhận"})
+    assert absent.status_code == 200 and absent.json()["status"] == "absent_excused"
+    rows = client.get(f"/api/sessions/{world.session_id}/checkins", params={"hall_id": world.halls["C1"]}).json()
+    assert [(r["person_id"], r["status"]) for r in rows] == [(world.persons["A2"], "absent_excused")]
+    report = client.post("/api/headcounts", headers=h, json=base | {"expected": 40, "present": 35,
+                                                                      "absent_excused": 3, "absent_unexcused": 2})
+    assert report.status_code == 200
+    too_many = client.post("/api/headcounts", headers=h, json=base | {"expected": 10, "present": 11})
+    assert too_many.status_code == 422
+    other_hall = client.post("/api/checkins", headers=h, json={"session_id": world.session_id,
+                                                                "hall_id": world.halls["C2"],
+                                                                "person_id": world.persons["B1"]})
+    assert other_hall.status_code == 403
+    sign_in(client, "member.a1")
+    assert client.post("/api/checkins", json=base | {"person_id": world.persons["A1"]},
+                       headers={"X-CSRF-Token": client.get("/api/me").json()["csrf_token"]}).status_code == 403
+
+
+def test_offline_upload_and_bundle(kiosk: tuple[TestClient, World, dict[str, str]]) -> None:
+    client, world, headers = kiosk
+    bundle = client.get("/api/kiosk/bundle", params={"session_id": world.session_id}, headers=headers).json()
+    assert {r["full_name"] for r in bundle["roster"]} == {"Nguyễn Văn An", "Trần Thị Bình"}
+    assert bundle["public_keys"] and bundle["revoked"] == []
+    items = [{"session_id": world.session_id, "credential": qr_text(client, world.persons[p]), "nonce": f"k1-{p}",
+              "kiosk_time": "2026-01-01T07:00:00+07:00"} for p in ("A1", "A2")]
+    first = client.post("/api/checkins/upload", headers=headers, json={"items": items}).json()["results"]
+    assert [r["outcome"] for r in first] == ["accepted", "accepted"]
+    assert all(r["checkin"]["review"] == "pending" for r in first)  # outside the window: kept, flagged
+    again = client.post("/api/checkins/upload", headers=headers, json={"items": items}).json()["results"]
+    assert again == first
+    no_nonce = client.post("/api/checkins/upload", headers=headers, json={"items": [{"session_id": 1}]})
+    assert no_nonce.status_code == 422
