@@ -128,3 +128,13 @@ def test_offline_upload_and_bundle(kiosk: tuple[TestClient, World, dict[str, str
     assert again == first
     no_nonce = client.post("/api/checkins/upload", headers=headers, json={"items": [{"session_id": 1}]})
     assert no_nonce.status_code == 422
+
+
+def test_the_openapi_document_lists_every_api_route(world_client: tuple[TestClient, World]) -> None:
+    client, _ = world_client
+    doc = client.get("/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.") and "kiosk" in doc["components"]["securitySchemes"]
+    documented = {path for path in doc["paths"]}
+    served = {getattr(r, "path", "").replace(":int", "") for r in client.app.routes  # type: ignore[attr-defined]
+              if getattr(r, "path", "").startswith("/api/") and r.path != "/api/openapi.json"}  # type: ignore[attr-defined]
+    assert served <= documented, served - documented
