@@ -47,7 +47,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.IMPORT_ROSTER: frozenset({Role.ORGANISER}),
     Action.MANAGE_DEVICES: frozenset({Role.ORGANISER, Role.HALL_CLERK}),
     Action.VIEW_ATTENDANCE: frozenset(_STAFF),
-    Action.CHECK_IN_MANUALLY: frozenset({Role.HALL_CHAIR, Role.HALL_CLERK}),
+    Action.CHECK_IN_MANUALLY: frozenset({Role.HALL_CLERK}),
     Action.SIGN_OFF_HALL: frozenset({Role.HALL_CHAIR}),
     Action.MANAGE_USERS: frozenset(),
     Action.VIEW_AUDIT: frozenset(),

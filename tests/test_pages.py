@@ -93,3 +93,29 @@ def test_organiser_adds_a_session_and_a_hall_through_the_forms(world_client: tup
         "csrf": csrf, "what": "session", "title": "Sai giờ", "starts_at": "2026-12-01T17:00",
         "ends_at": "2026-12-01T13:00", "late_after_minutes": "10"})
     assert bad.status_code == 422 and 'role="alert"' in bad.text
+
+
+def test_hall_operator_checks_in_by_hand_marks_absence_and_undoes(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    sign_in(client, "clerk.c1")
+    here = f"/halls/{world.halls['C1']}/sessions/{world.session_id}"
+    page = client.get(here, params={"q": "nguyen van an"})
+    assert page.status_code == 200 and "Nguyễn Văn An" in page.text and "Trần Thị Bình" not in page.text
+    csrf = page_csrf(page.text)
+    done = client.post(here, data={"csrf": csrf, "action": "checkin", "person_id": str(world.persons["A1"]), "q": ""})
+    assert "Xin chào Nguyễn Văn An" in done.text and "Có mặt trực tiếp" in done.text
+    again = client.post(here, data={"csrf": csrf, "action": "checkin", "person_id": str(world.persons["A1"])})
+    assert "Đã điểm danh lúc" in again.text
+    absent = client.post(here, data={"csrf": csrf, "action": "absent", "person_id": str(world.persons["A2"]),
+                                     "reason": "Đi công tác"})
+    assert "Vắng có lý do" in absent.text and "Đi công tác" in absent.text
+    undone = client.post(here, data={"csrf": csrf, "action": "undo", "person_id": str(world.persons["A1"])})
+    assert undone.status_code == 200
+    totals = undone.text.split('id="totals">', 1)[1].split("</p>", 1)[0]
+    assert "Có mặt trực tiếp: 0" in totals and "Vắng có lý do: 1" in totals
+    assert client.get(f"/halls/{world.halls['C2']}/sessions/{world.session_id}").status_code == 403
+    sign_in(client, "chair.c1")  # the chair sees the hall's attendance but the clerk records it
+    page = client.get(here)
+    assert page.status_code == 200 and 'value="checkin"' not in page.text
+    refused = client.post(here, data={"csrf": page_csrf(page.text), "action": "checkin", "person_id": "1"})
+    assert refused.status_code == 403 and "không có quyền" in refused.text

@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from web import api, checkin_api, openapi, pages
+from web import api, checkin_api, hall_pages, openapi, pages
 from web.errors import HANDLERS
 from web.services import build
 from web.settings import Settings
@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> Starlette:
             *pages.routes,
             *api.routes,
             *checkin_api.routes,
+            *hall_pages.routes,
             *openapi.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

@@ -105,6 +105,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role_presenter": ("Báo cáo viên", "Presenter"),
     "role_participant": ("Đại biểu", "Delegate"),
     "your_hall": ("Điểm cầu của bạn", "Your hall"),
+    "checkin_title": ("Điểm danh", "Check-in"),
+    "checkin_action": ("Điểm danh", "Check in"),
+    "mark_absent": ("Vắng", "Absent"),
+    "absence_reason": ("Lý do vắng", "Reason"),
+    "undo": ("Hoàn tác", "Undo"),
+    "late": ("Đi muộn", "Late"),
+    "headcount": ("Báo cáo số lượng", "Headcount"),
+    "status_not_checked_in": ("Chưa điểm danh", "Not checked in"),
+    "status_present_in_person": ("Có mặt trực tiếp", "Present in person"),
+    "status_present_online": ("Có mặt trực tuyến", "Present online"),
+    "status_absent_excused": ("Vắng có lý do", "Absent with reason"),
+    "status_absent_unexcused": ("Vắng không lý do", "Absent without reason"),
 }
 
 

@@ -139,7 +139,7 @@ async def conference(request: Request) -> Response:
         request, "conference.html", status_code=422 if error else 200, conference=conf, candidates=candidates,
         sessions=await svc.sessions(user, cid), halls=halls, unit_names={u.id: u.name for u in tree.walk()},
         expected_total=sum(h.expected_count for h in halls), can_manage=may(user, Action.MANAGE_CONFERENCE),
-        roles=list(HallRole), channels=list(Channel), error=error)
+        can_attend=may(user, Action.VIEW_ATTENDANCE), roles=list(HallRole), channels=list(Channel), error=error)
 
 
 async def people(request: Request) -> Response:
