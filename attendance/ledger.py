@@ -78,6 +78,18 @@ class KeyedLocks(Generic[K]):
                 self._locks[key] = (lock, users - 1)
 
 
+@dataclass(frozen=True)
+class Committed:
+    """A committed change of one person's status in a session; `checkin` None when it was undone."""
+
+    session_id: int
+    person_id: int
+    checkin: CheckIn | None
+
+
+Listener = Callable[[list[Committed | Headcount]], None]
+
+
 @dataclass
 class _Job:
     write: LedgerWrite
@@ -99,6 +111,7 @@ class Ledger:
         self._nonces: OrderedDict[str, Verdict] = OrderedDict()
         self._nonce_locks: KeyedLocks[str] = KeyedLocks()
         self.batches = 0
+        self.listeners: list[Listener] = []  # told of every committed change, after the commit
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -153,6 +166,7 @@ class Ledger:
             checkin = mark_absent(rules, person_id, hall_id, reason, operator_user_id, self.clock(), existing)
             await self._commit(self.store.put_checkin(checkin))
             present.pop(person_id, None)
+            self._notify([Committed(checkin.session_id, person_id, checkin)])
             return checkin
 
     async def undo(self, session_id: int, person_id: int, device_id: int | None, operator_user_id: int | None
@@ -166,15 +180,24 @@ class Ledger:
                                     field="person_id")
             await self._commit(self.store.delete_checkin(session_id, person_id))
             present.pop(person_id, None)
+            self._notify([Committed(session_id, person_id, None)])
             return existing
 
     async def headcount(self, h: Headcount) -> None:
         await self._commit(self.store.put_headcount(h))
+        self._notify([h])
 
     async def checkins(self, session_id: int) -> list[CheckIn]:
         return await self.store.checkins_of(session_id)
 
     # -- internals ----------------------------------------------------------------------------------
+    def _notify(self, changes: list[Committed | Headcount]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(changes)
+            except Exception:  # a listener's failure never undoes or delays a commit
+                log.exception("ledger listener failed")
+
     def _remember(self, nonce: str, verdict: Verdict) -> None:
         self._nonces[nonce] = verdict
         while len(self._nonces) > RECENT_NONCES:
@@ -246,6 +269,9 @@ class Ledger:
             await self._answer(jobs, result)
 
     async def _answer(self, jobs: list[_Job], result: BatchResult) -> None:
+        made = [c for c in (j.write.checkin for j in jobs) if c and (c.session_id, c.person_id) in result.inserted]
+        if made:
+            self._notify([Committed(c.session_id, c.person_id, c) for c in made])
         originals = await self._originals(sorted(result.known_nonces)) if result.known_nonces else {}
         for job in jobs:
             if job.done.done():

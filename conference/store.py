@@ -316,6 +316,11 @@ class ConferenceStore:
                                    .order_by(t.halls.c.level, t.halls.c.name))
             return [_hall(r) for r in rows]
 
+    async def set_hall_seen(self, hall_id: int, at: datetime) -> None:
+        """A hall's last heartbeat, kept so that its status survives a restart."""
+        async with self.engine.begin() as c:
+            await c.execute(update(t.halls).where(t.halls.c.id == hall_id).values(last_seen_at=at, connection="online"))
+
     async def invite(self, invitations: Sequence[Invitation]) -> int:
         """Record invitations (replacing the hall of anyone already invited) and refresh expected counts."""
         if not invitations:

@@ -12,8 +12,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from web import api, checkin_api, hall_pages, openapi, pages
+from web import api, checkin_api, credential_routes, hall_pages, openapi, pages
 from web.errors import HANDLERS
+from web.live import endpoint as live
 from web.services import build
 from web.settings import Settings
 
@@ -35,6 +36,8 @@ def create_app(settings: Settings) -> Starlette:
             *checkin_api.routes,
             *hall_pages.routes,
             *openapi.routes,
+            *live.routes,
+            *credential_routes.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="hoinghi",

@@ -1,4 +1,4 @@
-"""The `hoinghi` command: demo, serve, import, db upgrade, user add.
+"""The `hoinghi` command: demo, serve, import, badges, db upgrade, user add.
 
 Settings come from the environment (DATABASE_URL, REDIS_URL, HOINGHI_SECRET_KEY, HOINGHI_HOST,
 HOINGHI_PORT, …) or a TOML file given with --config. Every expected failure is one line on stderr and
@@ -170,6 +170,38 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     run(add)
 
 
+def cmd_badges(args: argparse.Namespace) -> None:
+    """A PDF of QR badges for a unit's subtree or a hall's invitees, with a progress bar on stderr."""
+    from conference.importer import text_progress_bar
+    from web.badges import FontMissing, font_files, render
+    from web.cards import Cards
+    from web.i18n import translator
+    from web.services import build
+
+    settings = settings_from(args)
+    try:
+        font_files(settings.pdf_font_dir)
+    except FontMissing as e:
+        fail(e.message)
+
+    async def make() -> None:
+        async with build(settings) as services:
+            cards = Cards(services.conference, services.credentials)
+            if args.unit is not None:
+                by_code = {u.code: u.id for u in await services.conference.units()}
+                if args.unit not in by_code:
+                    fail(f"no unit with code {args.unit}")
+                plan = await cards.unit_plan(None, by_code[args.unit], args.conference)
+            else:
+                plan = await cards.hall_plan(None, args.hall)
+            sheet = await cards.sheet(plan, translator("vi")("qr_hint"))
+        pdf = await asyncio.to_thread(render, sheet, settings.pdf_font_dir, text_progress_bar(sys.stderr, "thẻ"))
+        args.output.write_bytes(pdf)
+        print(f"hoinghi: {len(sheet.badges)} badges written to {args.output}")
+
+    run(make)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hoinghi", description=__doc__.splitlines()[0] if __doc__ else None)
     top.add_argument("--config", type=Path, help="a TOML settings file (keys: database_url, redis_url, secret_key, "
@@ -196,6 +228,14 @@ def parser() -> argparse.ArgumentParser:
     dbp = sub.add_parser("db", help="database schema")
     dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dbsub.add_parser("upgrade", help="apply every pending migration").set_defaults(func=cmd_db_upgrade)
+
+    badges = sub.add_parser("badges", help="print QR badges (PDF, A4) for a unit's members or a hall's invitees")
+    which = badges.add_mutually_exclusive_group(required=True)
+    which.add_argument("--unit", help="code of the unit: everyone in its subtree")
+    which.add_argument("--hall", type=int, help="id of the hall: everyone invited to it")
+    badges.add_argument("--conference", type=int, help="id of the conference whose title goes on a unit's badges")
+    badges.add_argument("-o", "--output", type=Path, required=True, help="the PDF file to write")
+    badges.set_defaults(func=cmd_badges)
 
     userp = sub.add_parser("user", help="accounts")
     usersub = userp.add_subparsers(dest="user_command", required=True, metavar="ACTION")

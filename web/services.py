@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from conference.service import ConferenceService
 from conference.store import ConferenceStore
 from web import db
 from web.facts import ConferenceFacts
+from web.live.bus import bus_from_url
+from web.live.hub import Hub
 from web.settings import Settings, SettingsError
 
 
@@ -40,6 +43,7 @@ class Services:
     facts: ConferenceFacts
     credentials: Credentials
     ledger: Ledger
+    hub: Hub
 
 
 async def check_database(engine: AsyncEngine, settings: Settings) -> None:
@@ -73,6 +77,9 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         credentials = Credentials(ledger_store, Sealer(settings.data_key or settings.secret_key), utc_now)
         ledger = Ledger(ledger_store, credentials, facts, utc_now)
         await ledger.start()
+        hub = Hub(settings.hub_id or f"hub-{os.getpid()}", bus_from_url(settings.redis_url), conference, facts,
+                  ledger, settings.zone)
+        await hub.start()
         try:
             yield Services(
                 settings=settings,
@@ -83,8 +90,10 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
                 facts=facts,
                 credentials=credentials,
                 ledger=ledger,
+                hub=hub,
             )
         finally:
+            await hub.stop()
             await ledger.stop()
     finally:
         await engine.dispose()

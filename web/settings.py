@@ -22,6 +22,7 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str = "sqlite:///var/hoinghi.db"
     redis_url: str = ""  # empty: the in-process bus (one process)
+    hub_id: str = ""  # names this process on the bus; empty: hub-<pid>
     secret_key: str = ""  # signs session cookies
     data_key: str = ""  # seals data at rest (credential signing keys, face templates); the secret key if empty
     wrong_hall: str = "accept"  # a delegate checking in at another hall: "accept" (and flag) or "refuse"
@@ -34,6 +35,7 @@ class Settings:
     auto_migrate: bool = True  # bring the schema up to date at start-up
     password_time_cost: int = 3
     password_memory_kib: int = 65536
+    pdf_font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # DejaVuSans(-Bold).ttf for PDF badges
 
     @property
     def zone(self) -> ZoneInfo:
@@ -65,6 +67,7 @@ class Settings:
 ENVIRONMENT = {
     "DATABASE_URL": "database_url",
     "REDIS_URL": "redis_url",
+    "HOINGHI_HUB_ID": "hub_id",
     "HOINGHI_SECRET_KEY": "secret_key",
     "HOINGHI_DATA_KEY": "data_key",
     "HOINGHI_WRONG_HALL": "wrong_hall",
@@ -75,6 +78,7 @@ ENVIRONMENT = {
     "HOINGHI_TIMEZONE": "timezone",
     "HOINGHI_SECURE_COOKIES": "secure_cookies",
     "HOINGHI_AUTO_MIGRATE": "auto_migrate",
+    "HOINGHI_PDF_FONT_DIR": "pdf_font_dir",
 }
 
 

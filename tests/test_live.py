@@ -1,0 +1,195 @@
+"""The live hub through its real WebSocket endpoint: handshake, close codes, snapshots, changes, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from tests.test_checkin_api import qr_text
+from tests.world import World, sign_in
+from web.live.hub import QUEUE_MAX, Conn
+from web.live.protocol import Close
+
+Socket = Any
+
+
+def ticket(client: TestClient, username: str) -> str:
+    csrf = sign_in(client, username)
+    response = client.post("/api/live/ticket", headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 200
+    return str(response.json()["ticket"])
+
+
+def hello(ws: Socket, ticket_text: str) -> dict[str, Any]:
+    ws.send_json({"type": "hello", "v": 1, "ticket": ticket_text})
+    welcome: dict[str, Any] = ws.receive_json()
+    assert welcome["type"] == "welcome"
+    return welcome
+
+
+def closed_with(ws: Socket) -> int:
+    with pytest.raises(WebSocketDisconnect) as closed:
+        for _ in range(10):
+            ws.receive_text()
+    return closed.value.code
+
+
+def until(ws: Socket, kind: str) -> dict[str, Any]:
+    while True:
+        message: dict[str, Any] = ws.receive_json()
+        if message["type"] == kind:
+            return message
+
+
+def kiosk_scan(client: TestClient, world: World, person: str) -> None:
+    response = client.post("/api/checkins", headers={"Authorization": f"Bearer {world.kiosk_token}"},
+                           json={"session_id": world.session_id, "credential": qr_text(client, world.persons[person])})
+    assert response.json()["outcome"] == "accepted"
+
+
+@pytest.mark.parametrize(("first", "code"), [
+    ({"type": "ping"}, Close.BAD_AUTH),
+    ({"type": "hello", "v": 1, "ticket": "forged"}, Close.BAD_AUTH),
+    ({"type": "hello", "v": 1, "device_token": "1.wrong"}, Close.BAD_AUTH),
+    ({"type": "hello", "v": 2, "ticket": "x"}, Close.BAD_VERSION),
+    ("not json at all", Close.BAD_MESSAGE),
+    ({"type": "hello", "v": 1, "ticket": "x" * 20_000}, Close.TOO_BIG),
+])
+def test_bad_handshakes_get_their_close_codes(world_client: tuple[TestClient, World], first: Any, code: int) -> None:
+    client, _ = world_client
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text(first if isinstance(first, str) else json.dumps(first))
+        assert closed_with(ws) == code
+
+
+def test_malformed_messages_after_hello_close_the_socket(world_client: tuple[TestClient, World]) -> None:
+    client, _ = world_client
+    for bad, code in [("[1, 2]", Close.BAD_MESSAGE), ('{"type": "dance"}', Close.BAD_MESSAGE),
+                      ('{"type": "subscribe", "topic": 5}', Close.BAD_MESSAGE),
+                      ('{"type": "subscribe", "topic": "session:1/unit:1", "since": -1}', Close.BAD_MESSAGE),
+                      ("x" * 17_000, Close.TOO_BIG)]:
+        token = ticket(client, "org.p")
+        with client.websocket_connect("/ws") as ws:
+            hello(ws, token)
+            ws.send_text(bad)
+            assert closed_with(ws) == code, bad
+
+
+def test_a_kiosk_says_hello_with_its_token_and_pings(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "hello", "v": 1, "device_token": world.kiosk_token})
+        welcome = ws.receive_json()
+        assert welcome["user"] == {"device_id": world.kiosk_device_id, "hall_id": world.halls["C1"]}
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json()["type"] == "pong"
+        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/hall:{world.halls['C2']}"})
+        assert ws.receive_json()["code"] == "forbidden"
+        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/hall:{world.halls['C1']}"})
+        snapshot = ws.receive_json()
+        assert snapshot["type"] == "snapshot" and snapshot["data"]["hall"]["expected"] == 2
+
+
+def test_dashboard_snapshot_then_coalesced_changes(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    token = ticket(client, "org.p")
+    topic = f"session:{world.session_id}/unit:{world.units['P']}"
+    with client.websocket_connect("/ws") as ws:
+        hello(ws, token)
+        ws.send_json({"type": "subscribe", "topic": topic})
+        snapshot = until(ws, "snapshot")
+        data = snapshot["data"]
+        assert data["totals"]["expected"] == 3 and data["totals"]["in_person"] == 0 and data["totals"]["halls"] == 2
+        assert set(data["units"]) == {str(world.units["D1"]), str(world.units["D2"])}
+        kiosk_scan(client, world, "A1")
+        kiosk_scan(client, world, "A2")
+        seen: dict[str, Any] = {}
+        deadline = time.monotonic() + 5
+        while seen.get("totals", {}).get("in_person") != 2 and time.monotonic() < deadline:
+            change = until(ws, "change")
+            assert change["seq"] > snapshot["seq"]
+            for key, value in change["data"].items():
+                seen[key] = value if not isinstance(value, dict) else {**seen.get(key, {}), **value}
+        assert seen["totals"]["in_person"] == 2 and seen["totals"]["percent"] == 66.7
+        assert seen["halls"][str(world.halls["C1"])]["in_person"] == 2
+        assert seen["units"][str(world.units["D1"])]["in_person"] == 2
+        assert {r["name"] for r in seen["recent"]} == {"Nguyễn Văn An", "Trần Thị Bình"}
+
+
+def test_scope_decides_which_topics_a_user_reads(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    token = ticket(client, "org.d1")
+    with client.websocket_connect("/ws") as ws:
+        hello(ws, token)
+        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/unit:{world.units['P']}"})
+        assert ws.receive_json()["code"] == "forbidden"
+        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/unit:{world.units['D1']}"})
+        assert ws.receive_json()["type"] == "snapshot"
+        ws.send_json({"type": "subscribe", "topic": "session:999/unit:1"})
+        assert ws.receive_json()["code"] == "not_found"
+        ws.send_json({"type": "subscribe", "topic": "weather"})
+        assert ws.receive_json()["code"] == "bad_topic"
+    token = ticket(client, "member.a1")
+    with client.websocket_connect("/ws") as ws:
+        hello(ws, token)
+        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/unit:{world.units['C1']}"})
+        assert ws.receive_json()["code"] == "forbidden"
+        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/viewer"})
+        assert ws.receive_json()["type"] == "subscribed"
+
+
+def test_resume_after_reconnect_misses_no_change(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    topic = f"session:{world.session_id}/unit:{world.units['P']}"
+    with client.websocket_connect("/ws") as ws:
+        hello(ws, ticket(client, "org.p"))
+        ws.send_json({"type": "subscribe", "topic": topic})
+        snapshot = until(ws, "snapshot")
+        epoch = snapshot["epoch"]
+        kiosk_scan(client, world, "A1")
+        last = until(ws, "change")
+    kiosk_scan(client, world, "A2")  # while disconnected
+    time.sleep(0.6)  # let the hub push it (to nobody)
+    with client.websocket_connect("/ws") as ws:
+        hello(ws, ticket(client, "org.p"))
+        ws.send_json({"type": "subscribe", "topic": topic, "since": last["seq"], "epoch": epoch})
+        missed = ws.receive_json()
+        assert missed["type"] == "change" and missed["seq"] == last["seq"] + 1
+        assert missed["data"]["totals"]["in_person"] == 2
+    with client.websocket_connect("/ws") as ws:  # another hub's epoch: a fresh snapshot
+        hello(ws, ticket(client, "org.p"))
+        ws.send_json({"type": "subscribe", "topic": topic, "since": last["seq"], "epoch": "another-hub"})
+        fresh = ws.receive_json()
+        assert fresh["type"] == "snapshot" and fresh["data"]["totals"]["in_person"] == 2
+
+
+async def test_a_slow_consumer_is_closed_and_never_blocks_others() -> None:
+    never = asyncio.Event()
+    closed: list[int] = []
+    delivered: list[str] = []
+
+    async def stuck_send(text: str) -> None:
+        await never.wait()  # a client that stopped reading: the socket's buffer is full
+
+    async def fast_send(text: str) -> None:
+        delivered.append(text)
+
+    async def close(code: int, reason: str) -> None:
+        closed.append(code)
+
+    slow, fast = Conn(stuck_send, close, None, None), Conn(fast_send, close, None, None)
+    for n in range(QUEUE_MAX + 5):
+        slow.push(f"frame {n}")
+        fast.push(f"frame {n}")
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    assert closed == [Close.SLOW_CONSUMER] and slow.closing
+    assert len(delivered) == QUEUE_MAX + 5 and not fast.closing
+    assert slow.sender is not None
+    slow.sender.cancel()

@@ -1,0 +1,110 @@
+"""The bus between hub processes: a tiny interface with an in-process and a Redis backend.
+
+The in-process bus is the embedded default and a real backend (one process needs nothing else).
+The Redis bus reconnects by itself and tells the hub when it is back, so the hub can resync from the
+store: a message lost while Redis was away costs nothing but a few seconds of staleness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+CHANNEL = "hoinghi:live"
+
+OnMessage = Callable[[str], None]
+OnReconnect = Callable[[], None]
+
+
+class Bus(Protocol):
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+        """Begin delivering every published message (this process's own included) to `on_message`."""
+
+    async def publish(self, message: str) -> None:
+        """Send to every hub; never raises for a bus that is down (the message is dropped and logged)."""
+
+    async def stop(self) -> None: ...
+
+
+class MemoryBus:
+    def __init__(self) -> None:
+        self._handlers: list[OnMessage] = []
+
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+        self._handlers.append(on_message)
+
+    async def publish(self, message: str) -> None:
+        for handler in self._handlers:
+            handler(message)
+
+    async def stop(self) -> None:
+        self._handlers.clear()
+
+
+class RedisBus:
+    def __init__(self, url: str, channel: str = CHANNEL, retry_seconds: float = 0.5) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None,
+                                           health_check_interval=5)
+        self._channel = channel
+        self._retry = retry_seconds
+        self._reader: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.dropped = 0
+
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+        self._reader = asyncio.create_task(self._read(on_message, on_reconnect), name="redis-bus")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), 5)
+
+    async def _read(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+        first = True
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self.connected.set()
+                if not first:
+                    log.info("redis bus reconnected")
+                    on_reconnect()
+                first = False
+                async for item in pubsub.listen():
+                    if item.get("type") == "message":
+                        data = item["data"]
+                        on_message(data.decode() if isinstance(data, bytes) else str(data))
+            except asyncio.CancelledError:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                raise
+            except Exception as e:  # Redis went away: keep trying
+                if self.connected.is_set():
+                    log.warning("redis bus lost: %s", e)
+                self.connected.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await asyncio.sleep(self._retry)
+
+    async def publish(self, message: str) -> None:
+        try:
+            await self._redis.publish(self._channel, message)
+        except Exception as e:
+            self.dropped += 1
+            log.warning("redis bus publish dropped: %s", e)
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._redis.aclose()
+
+
+def bus_from_url(url: str) -> Bus:
+    """'' or memory:// -> the in-process bus; redis:// or rediss:// -> Redis."""
+    if not url or url.startswith("memory://"):
+        return MemoryBus()
+    return RedisBus(url)

@@ -1,0 +1,120 @@
+"""The WebSocket endpoint `/ws` and the ticket a browser trades its session cookie for.
+
+The handler only moves frames: it authenticates the first message, then hands every message to the
+hub. A protocol breach closes the socket with the code docs/PROTOCOL.md gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from attendance.errors import DeviceRejected
+from conference.accounts import User
+from web.auth import api_user
+from web.live.hub import Conn, Hub
+from web.live.protocol import (
+    HEARTBEAT_S,
+    VERSION,
+    Close,
+    Hello,
+    Ping,
+    ProtocolError,
+    Subscribe,
+    Unsubscribe,
+    frame,
+    parse,
+)
+from web.services import services
+
+TICKET_SECONDS = 60
+HELLO_SECONDS = 10
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="hoinghi-live-ticket")
+
+
+async def ticket(request: Request) -> JSONResponse:
+    """A 60-second ticket naming the signed-in user, for the WebSocket's first message."""
+    user = await api_user(request)
+    token = _serializer(services(request).settings.secret_key).dumps({"uid": user.id})
+    return JSONResponse({"ticket": token, "expires_in": TICKET_SECONDS})
+
+
+async def _user_from_ticket(ws: WebSocket, token: str) -> User:
+    svc = services(ws)
+    try:
+        data = _serializer(svc.settings.secret_key).loads(token, max_age=TICKET_SECONDS)
+    except (BadSignature, SignatureExpired):
+        raise ProtocolError(Close.BAD_AUTH, "bad or expired ticket") from None
+    user = await svc.conference.user(int(data.get("uid", 0))) if isinstance(data, dict) else None
+    if user is None:
+        raise ProtocolError(Close.BAD_AUTH, "unknown user")
+    return user
+
+
+async def _identify(ws: WebSocket, hello: Hello) -> Conn:
+    user = device = None
+    if hello.ticket is not None:
+        user = await _user_from_ticket(ws, hello.ticket)
+    else:
+        assert hello.device_token is not None
+        try:
+            device = await services(ws).devices.authenticate(hello.device_token)
+        except DeviceRejected:
+            raise ProtocolError(Close.BAD_AUTH, "bad device token") from None
+    return Conn(ws.send_text, lambda code, reason: _close(ws, code, reason), user, device)
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await ws.close(code, reason)
+
+
+async def live(ws: WebSocket) -> None:
+    hub: Hub = services(ws).hub
+    await ws.accept()
+    conn: Conn | None = None
+    try:
+        try:
+            first = await asyncio.wait_for(ws.receive_text(), HELLO_SECONDS)
+        except TimeoutError:
+            raise ProtocolError(Close.BAD_AUTH, "say hello first") from None
+        hello = parse(first)
+        if not isinstance(hello, Hello):
+            raise ProtocolError(Close.BAD_AUTH, "the first message must be hello")
+        conn = await _identify(ws, hello)
+        hub.register(conn)
+        who = {"id": conn.user.id, "role": conn.user.role.value} if conn.user else \
+            {"device_id": conn.device.id, "hall_id": conn.device.hall_id} if conn.device else {}
+        conn.push(frame("welcome", v=VERSION, heartbeat_s=HEARTBEAT_S, user=who))
+        while not conn.closing:
+            message = parse(await ws.receive_text())
+            if isinstance(message, Ping):
+                conn.push(hub.ping(conn))
+            elif isinstance(message, Subscribe):
+                await hub.subscribe(conn, message.topic, message.since, message.epoch)
+            elif isinstance(message, Unsubscribe):
+                hub.unsubscribe(conn, message.topic)
+            else:
+                raise ProtocolError(Close.BAD_MESSAGE, "hello only once")
+    except ProtocolError as e:
+        await _close(ws, e.close, e.message)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        if conn is not None:
+            hub.disconnect(conn)
+
+
+routes = [
+    Route("/api/live/ticket", ticket, methods=["POST"]),
+    WebSocketRoute("/ws", live),
+]

@@ -1,0 +1,430 @@
+"""The hub: WebSocket subscribers, topics, coalesced pushes, presence, and the bus between processes.
+
+- A committed change reaches the hub from the ledger (this process) or the bus (other processes),
+  is applied to the session's tally, and is pushed at most 4 times a second per topic: one frame,
+  encoded once, queued to every subscriber.
+- Every connection has a bounded send queue; a client that cannot keep up is closed (4009) and never
+  holds anyone else back.
+- Each session's tally is rebuilt from the store when first needed, every 30 s, and when the bus
+  reconnects: the store is the truth, the bus only makes it fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from attendance.devices import Device
+from attendance.headcounts import Headcount
+from attendance.ledger import Committed, Ledger
+from conference.accounts import Action, Role, User, in_scope, may
+from conference.service import ConferenceService
+from web.facts import ConferenceFacts
+from web.live.bus import Bus
+from web.live.protocol import HEARTBEAT_S, TOPICS_MAX, Close, Topic, TopicKind, frame, parse_topic
+from web.live.tally import HallInfo, Invitee, Reported, SessionTally
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.25
+RESYNC_SECONDS = 30.0
+PRESENCE_SECONDS = 2.0
+HALL_EXPIRY = timedelta(seconds=60)
+SEEN_PERSIST_SECONDS = 30.0
+VIEWERS_PUBLISH_SECONDS = 5.0
+VIEWERS_EXPIRY = 15.0
+QUEUE_MAX = 64
+HISTORY = 256
+TOPIC_IDLE_SECONDS = 300.0
+
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+def spawn(work: Coroutine[Any, Any, Any]) -> None:
+    """Run `work` in the background, holding a reference until it ends."""
+    task = asyncio.create_task(work)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+class Conn:
+    """One WebSocket client: who it is, what it reads, and its bounded send queue."""
+
+    __slots__ = ("_close", "_send", "closing", "device", "last_ping", "queue", "sender", "topics", "user")
+
+    def __init__(self, send: Callable[[str], Awaitable[None]], close: Callable[[int, str], Coroutine[Any, Any, None]],
+                 user: User | None, device: Device | None) -> None:
+        self._send = send
+        self._close = close
+        self.user = user
+        self.device = device
+        self.topics: set[str] = set()
+        self.queue: deque[str] = deque()
+        self.last_ping = time.monotonic()
+        self.closing = False
+        self.sender: asyncio.Task[None] | None = None
+
+    def push(self, text: str) -> None:
+        """Queue a frame; a full queue closes the connection as a slow consumer."""
+        if self.closing:
+            return
+        if len(self.queue) >= QUEUE_MAX:
+            self.close_soon(Close.SLOW_CONSUMER, "slow consumer")
+            return
+        self.queue.append(text)
+        if self.sender is None or self.sender.done():
+            self.sender = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue and not self.closing:
+                await self._send(self.queue.popleft())
+        except Exception:  # the socket is gone; the endpoint's receive loop ends the connection
+            self.closing = True
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if not self.closing:
+            self.closing = True
+            self.queue.clear()
+            spawn(self._close(code, reason))
+
+
+@dataclass
+class TopicState:
+    topic: Topic
+    seq: int = 0
+    subscribers: set[Conn] = field(default_factory=set)
+    history: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    idle_since: float = 0.0  # monotonic time the last subscriber left
+
+
+@dataclass
+class LiveSession:
+    session_id: int
+    conference_id: int
+    tally: SessionTally
+    topics: dict[str, TopicState] = field(default_factory=dict)
+    remote_viewers: dict[str, tuple[int, float]] = field(default_factory=dict)
+    viewers_shown: int = -1
+
+
+class Hub:
+    def __init__(self, hub_id: str, bus: Bus, conference: ConferenceService, facts: ConferenceFacts,
+                 ledger: Ledger, zone: Any) -> None:
+        self.hub_id = hub_id
+        self.epoch = f"{hub_id}-{int(time.time())}"
+        self.bus = bus
+        self.conference = conference
+        self.facts = facts
+        self.ledger = ledger
+        self.zone = zone
+        self.sessions: dict[int, LiveSession] = {}
+        self.conns: set[Conn] = set()
+        self._loading: dict[int, asyncio.Lock] = {}
+        self._hall_seen: dict[int, datetime] = {}
+        self._seen_published: dict[int, float] = {}
+        self._seen_persisted: dict[int, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._resync_now = asyncio.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.bus.start(self._on_bus, self._resync_now.set)
+        self.ledger.listeners.append(self._on_commit)
+        for loop, name in ((self._flush_loop, "flush"), (self._resync_loop, "resync"),
+                           (self._presence_loop, "presence"), (self._viewers_loop, "viewers"),
+                           (self._heartbeat_loop, "heartbeat")):
+            self._tasks.append(asyncio.create_task(loop(), name=f"hub-{name}"))
+
+    async def stop(self) -> None:
+        for conn in list(self.conns):
+            conn.close_soon(Close.GOING_AWAY, "hub shutting down")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._on_commit in self.ledger.listeners:
+            self.ledger.listeners.remove(self._on_commit)
+        await self.bus.stop()
+
+    # -- connections --------------------------------------------------------------------------------
+    def register(self, conn: Conn) -> None:
+        self.conns.add(conn)
+
+    def disconnect(self, conn: Conn) -> None:
+        self.conns.discard(conn)
+        conn.closing = True
+        for name in list(conn.topics):
+            self.unsubscribe(conn, name)
+
+    def ping(self, conn: Conn) -> str:
+        conn.last_ping = time.monotonic()
+        if conn.device is not None:
+            self._saw_hall(conn.device.hall_id, datetime.now(UTC))
+        return frame("pong", t=int(time.time()))
+
+    async def subscribe(self, conn: Conn, name: str, since: int | None, epoch: str | None) -> None:
+        topic = parse_topic(name)
+        if topic is None:
+            conn.push(frame("error", code="bad_topic", topic=name, message="unknown topic"))
+            return
+        if len(conn.topics) >= TOPICS_MAX and name not in conn.topics:
+            conn.push(frame("error", code="too_many_topics", topic=name, message=f"at most {TOPICS_MAX} topics"))
+            return
+        try:
+            live = await self._session(topic.session_id)
+            allowed = await self._may_read(conn, topic, live)
+        except Exception as e:
+            if getattr(e, "code", None) != "not_found":
+                raise
+            conn.push(frame("error", code="not_found", topic=name, message="no such session, unit or hall"))
+            return
+        if not allowed:
+            conn.push(frame("error", code="forbidden", topic=name, message="not allowed to read this topic"))
+            return
+        state = live.topics.setdefault(str(topic), TopicState(topic))
+        state.subscribers.add(conn)
+        conn.topics.add(str(topic))
+        if topic.kind is TopicKind.VIEWER:
+            conn.push(frame("subscribed", topic=str(topic)))
+            return
+        missed = [f for seq, f in state.history if since is not None and seq > since]
+        if epoch == self.epoch and since is not None and since <= state.seq and \
+                (since == state.seq or (missed and len(missed) == state.seq - since)):
+            for text in missed:
+                conn.push(text)
+            return
+        conn.push(frame("snapshot", topic=str(topic), seq=state.seq, epoch=self.epoch,
+                        data=self._snapshot(live, topic)))
+
+    def unsubscribe(self, conn: Conn, name: str) -> None:
+        conn.topics.discard(name)
+        topic = parse_topic(name)
+        live = self.sessions.get(topic.session_id) if topic else None
+        if live is not None and name in live.topics:
+            state = live.topics[name]
+            state.subscribers.discard(conn)
+            if not state.subscribers:
+                state.idle_since = time.monotonic()
+
+    def _forget_idle_topics(self) -> None:
+        """Topics nobody has read for a while are dropped; a late resume then gets a snapshot."""
+        limit = time.monotonic() - TOPIC_IDLE_SECONDS
+        for live in self.sessions.values():
+            for name in [n for n, s in live.topics.items() if not s.subscribers and s.idle_since < limit]:
+                del live.topics[name]
+
+    # -- authorisation ------------------------------------------------------------------------------
+    async def _may_read(self, conn: Conn, topic: Topic, live: LiveSession) -> bool:
+        if topic.kind is TopicKind.HALL:
+            hall = await self.conference.store.get_hall(topic.target)
+            if hall.conference_id != live.conference_id:
+                return False
+            if conn.device is not None:
+                return conn.device.hall_id == hall.id
+            return conn.user is not None and may(conn.user, Action.VIEW_ATTENDANCE) and \
+                in_scope(conn.user, hall.unit_id, live.tally.tree)
+        if conn.user is None:
+            return False
+        if topic.kind is TopicKind.UNIT:
+            live.tally.tree.get(topic.target)  # NotFound for a unit not in the session's tree
+            return may(conn.user, Action.VIEW_ATTENDANCE) and in_scope(conn.user, topic.target, live.tally.tree)
+        person = conn.user.person_id
+        return conn.user.role is Role.ADMIN or (
+            person is not None and person in await self.facts.invited(live.conference_id))
+
+    # -- sessions -----------------------------------------------------------------------------------
+    async def _session(self, session_id: int) -> LiveSession:
+        live = self.sessions.get(session_id)
+        if live is not None:
+            return live
+        async with self._loading.setdefault(session_id, asyncio.Lock()):
+            live = self.sessions.get(session_id)
+            if live is None:
+                live = self.sessions[session_id] = await self._load(session_id)
+            return live
+
+    async def _load(self, session_id: int) -> LiveSession:
+        store = self.conference.store
+        session = await store.get_session(session_id)
+        day = session.starts_at.astimezone(self.zone).date()
+        tree = await self.conference.tree(day)
+        halls = await store.halls_of(session.conference_id)
+        invited = await self.facts.invited(session.conference_id)
+        persons = await store.persons_by_ids(list(invited))
+        tally = SessionTally(
+            {"id": session.id, "title": session.title, "starts_at": session.starts_at.isoformat()}, tree,
+            [HallInfo(h.id, h.name, h.unit_id, h.level, h.channel.value) for h in halls],
+            {p: Invitee(hall, persons[p].unit_id, not persons[p].exempt)
+             for p, hall in invited.items() if p in persons},
+            *await self._durable(session_id))
+        for h in halls:
+            if h.last_seen_at is not None:
+                self._hall_seen[h.id] = max(h.last_seen_at, self._hall_seen.get(h.id, h.last_seen_at))
+        live = LiveSession(session.id, session.conference_id, tally)
+        self._update_presence(live)
+        tally.take_changes()
+        return live
+
+    async def _durable(self, session_id: int) -> tuple[dict[int, str], dict[int, Reported]]:
+        statuses = {c.person_id: c.status.value for c in await self.ledger.checkins(session_id)}
+        reported = {h.hall_id: Reported(h.expected, h.present, h.absent_excused, h.absent_unexcused)
+                    for h in await self.ledger.store.headcounts_of(session_id)}
+        return statuses, reported
+
+    def _snapshot(self, live: LiveSession, topic: Topic) -> dict[str, Any]:
+        if topic.kind is TopicKind.HALL:
+            return live.tally.hall_snapshot(topic.target)
+        return live.tally.unit_snapshot(topic.target, self._viewers(live))
+
+    # -- changes: from the ledger, over the bus, to the tallies ---------------------------------------
+    def _on_commit(self, changes: list[Committed | Headcount]) -> None:
+        spawn(self._publish(changes))
+
+    async def _publish(self, changes: list[Committed | Headcount]) -> None:
+        people = [c.person_id for c in changes if isinstance(c, Committed)]
+        cards = await self.facts.cards(people) if people else {}
+        items: list[dict[str, Any]] = []
+        for c in changes:
+            if isinstance(c, Headcount):
+                items.append({"k": "h", "s": c.session_id, "h": c.hall_id,
+                              "r": [c.expected, c.present, c.absent_excused, c.absent_unexcused]})
+                continue
+            ci = c.checkin
+            card = cards.get(c.person_id)
+            items.append({"k": "c", "s": c.session_id, "p": c.person_id, "st": ci.status.value if ci else None,
+                          "at": ci.server_time.isoformat() if ci else None, "h": ci.hall_id if ci else None,
+                          "m": ci.method.value if ci else "", "n": card.full_name if card else ""})
+        await self.bus.publish(json.dumps({"items": items}, ensure_ascii=False, separators=(",", ":")))
+
+    def _on_bus(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            log.warning("bad bus message ignored")
+            return
+        for item in message.get("items", []):
+            kind = item.get("k")
+            live = self.sessions.get(item.get("s", -1))
+            if kind == "c" and live is not None:
+                at = datetime.fromisoformat(item["at"]) if item.get("at") else None
+                live.tally.apply(item["p"], item["st"], at, item.get("n", ""), item.get("h"), item.get("m", ""))
+            elif kind == "h" and live is not None:
+                live.tally.report(item["h"], Reported(*item["r"]))
+            elif kind == "p":
+                self._hall_seen[item["h"]] = max(datetime.fromisoformat(item["at"]),
+                                                 self._hall_seen.get(item["h"], datetime.min.replace(tzinfo=UTC)))
+            elif kind == "v" and item.get("hub") != self.hub_id:
+                for sid, n in item.get("n", {}).items():
+                    target = self.sessions.get(int(sid))
+                    if target is not None:
+                        target.remote_viewers[item["hub"]] = (n, time.monotonic() + VIEWERS_EXPIRY)
+
+    # -- the loops ----------------------------------------------------------------------------------
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            for live in list(self.sessions.values()):
+                try:
+                    self._flush(live)
+                except Exception:
+                    log.exception("flush of session %s failed", live.session_id)
+
+    def _flush(self, live: LiveSession) -> None:
+        viewers = self._viewers(live)
+        viewers_changed = viewers != live.viewers_shown
+        if live.tally.changes.empty() and not viewers_changed:
+            return
+        live.viewers_shown = viewers
+        changes = live.tally.take_changes()
+        for name, state in live.topics.items():
+            if state.topic.kind is TopicKind.VIEWER:
+                continue  # a topic without subscribers still records its changes: a client may resume
+            if state.topic.kind is TopicKind.UNIT:
+                data = live.tally.unit_change(state.topic.target, changes, viewers, viewers_changed)
+            else:
+                data = live.tally.hall_change(state.topic.target, changes)
+            if not data:
+                continue
+            state.seq += 1
+            text = frame("change", topic=name, seq=state.seq, data=data)
+            state.history.append((state.seq, text))
+            for conn in list(state.subscribers):
+                conn.push(text)
+
+    async def _resync_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._resync_now.wait(), RESYNC_SECONDS)
+            self._resync_now.clear()
+            self._forget_idle_topics()
+            for live in list(self.sessions.values()):
+                try:
+                    live.tally.resync(*await self._durable(live.session_id))
+                except Exception as e:  # the store is down: try again next round
+                    log.warning("resync of session %s failed: %s", live.session_id, e)
+
+    def _saw_hall(self, hall_id: int, at: datetime) -> None:
+        self._hall_seen[hall_id] = at
+        now = time.monotonic()
+        if now - self._seen_published.get(hall_id, 0) >= PRESENCE_SECONDS * 2:
+            self._seen_published[hall_id] = now
+            spawn(self.bus.publish(json.dumps({"items": [{"k": "p", "h": hall_id, "at": at.isoformat()}]})))
+        if now - self._seen_persisted.get(hall_id, 0) >= SEEN_PERSIST_SECONDS:
+            self._seen_persisted[hall_id] = now
+            spawn(self._persist_seen(hall_id, at))
+
+    async def _persist_seen(self, hall_id: int, at: datetime) -> None:
+        try:
+            await self.conference.store.set_hall_seen(hall_id, at)
+        except Exception as e:
+            log.warning("could not record hall %s heartbeat: %s", hall_id, e)
+
+    def _update_presence(self, live: LiveSession) -> None:
+        now = datetime.now(UTC)
+        for hall_id in live.tally.halls:
+            seen = self._hall_seen.get(hall_id)
+            state = "unknown" if seen is None else "online" if now - seen <= HALL_EXPIRY else "offline"
+            live.tally.connect(hall_id, state, seen)
+
+    async def _presence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_SECONDS)
+            for live in list(self.sessions.values()):
+                self._update_presence(live)
+
+    def _local_viewers(self, live: LiveSession) -> int:
+        state = live.topics.get(f"session:{live.session_id}/viewer")
+        if state is None:
+            return 0
+        return len({c.user.person_id or -c.user.id for c in state.subscribers if c.user is not None})
+
+    def _viewers(self, live: LiveSession) -> int:
+        now = time.monotonic()
+        remote = sum(n for n, expires in live.remote_viewers.values() if expires > now)
+        return self._local_viewers(live) + remote
+
+    async def _viewers_loop(self) -> None:
+        while True:
+            await asyncio.sleep(VIEWERS_PUBLISH_SECONDS)
+            counts = {str(s): self._local_viewers(live) for s, live in self.sessions.items()}
+            if counts:
+                await self.bus.publish(json.dumps({"items": [{"k": "v", "hub": self.hub_id, "n": counts}]}))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S / 2)
+            limit = time.monotonic() - 3 * HEARTBEAT_S
+            for conn in list(self.conns):
+                if conn.last_ping < limit:
+                    conn.close_soon(Close.NO_HEARTBEAT, "no heartbeat")

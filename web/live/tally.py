@@ -1,0 +1,257 @@
+"""Live attendance of one session, pure: who is expected where, who is present, rolled up the unit tree.
+
+Built from the durable store (invitations, check-ins, headcounts), then kept current by applying
+committed changes. It remembers which halls, units and minutes changed since the last push, so the
+hub sends only those (`take_changes`), and can be rebuilt from the store at any time (`resync`):
+rows that differ afterwards are marked changed, so every hub converges on the store's numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from conference.units import UnitTree
+
+PRESENT_IN_PERSON = "present_in_person"
+PRESENT_ONLINE = "present_online"
+ABSENT_EXCUSED = "absent_excused"
+ABSENT_UNEXCUSED = "absent_unexcused"
+COUNTED = (PRESENT_IN_PERSON, PRESENT_ONLINE, ABSENT_EXCUSED, ABSENT_UNEXCUSED)
+RECENT_MAX = 30
+
+
+@dataclass
+class Counts:
+    expected: int = 0
+    present_in_person: int = 0
+    present_online: int = 0
+    absent_excused: int = 0
+    absent_unexcused: int = 0
+
+    def add(self, status: str, n: int) -> None:
+        if status in COUNTED:
+            setattr(self, status, getattr(self, status) + n)
+
+    def view(self, reported_present: int = 0) -> dict[str, Any]:
+        present = self.present_in_person + self.present_online + reported_present
+        return {"expected": self.expected, "in_person": self.present_in_person, "online": self.present_online,
+                "absent_excused": self.absent_excused, "absent_unexcused": self.absent_unexcused,
+                "percent": round(100 * present / self.expected, 1) if self.expected else 0.0}
+
+
+@dataclass(frozen=True)
+class HallInfo:
+    id: int
+    name: str
+    unit_id: int
+    level: int
+    channel: str
+
+
+@dataclass(frozen=True)
+class Invitee:
+    hall_id: int
+    unit_id: int
+    expected: bool  # not exempt from party activities
+
+
+@dataclass(frozen=True)
+class Reported:
+    expected: int
+    present: int
+    absent_excused: int
+    absent_unexcused: int
+
+
+@dataclass
+class Changes:
+    halls: set[int] = field(default_factory=set)
+    units: set[int] = field(default_factory=set)
+    minutes: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # unit -> minutes
+    recent: list[dict[str, Any]] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.halls or self.units or self.minutes or self.recent)
+
+
+class SessionTally:
+    def __init__(self, session: dict[str, Any], tree: UnitTree, halls: list[HallInfo],
+                 invited: dict[int, Invitee], statuses: dict[int, str], reported: dict[int, Reported]) -> None:
+        self.session = session
+        self.tree = tree
+        self.halls = {h.id: h for h in halls}
+        self.invited = invited
+        self._chain: dict[int, list[int]] = {}
+        self._subtree_halls: dict[int, list[int]] = defaultdict(list)
+        for h in halls:
+            if h.unit_id in tree:
+                for u in self.chain(h.unit_id):
+                    self._subtree_halls[u].append(h.id)
+        self.connection: dict[int, tuple[str, datetime | None]] = {}
+        self.rate: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_MAX)
+        self.changes = Changes()
+        self._load(statuses, reported)
+
+    def chain(self, unit_id: int) -> list[int]:
+        """The unit and its ancestors (cached: the tree does not change under a session)."""
+        cached = self._chain.get(unit_id)
+        if cached is None:
+            cached = self._chain[unit_id] = [unit_id, *(a.id for a in self.tree.ancestors(unit_id))] \
+                if unit_id in self.tree else []
+        return cached
+
+    def _load(self, statuses: dict[int, str], reported: dict[int, Reported]) -> None:
+        self.statuses = dict(statuses)
+        self.reported = dict(reported)
+        self.hall_counts: dict[int, Counts] = {h: Counts() for h in self.halls}
+        self.unit_counts: dict[int, Counts] = defaultdict(Counts)
+        for person, inv in self.invited.items():
+            hall = self.hall_counts.setdefault(inv.hall_id, Counts())
+            status = self.statuses.get(person, "")
+            units = [self.unit_counts[u] for u in self.chain(inv.unit_id)]
+            for counts in (hall, *units):
+                if inv.expected:
+                    counts.expected += 1
+                counts.add(status, 1)
+
+    # -- changes ------------------------------------------------------------------------------------
+    def apply(self, person_id: int, status: str | None, at: datetime | None = None, name: str = "",
+              hall_id: int | None = None, method: str = "") -> None:
+        """A committed change of one person's status (None: their check-in was undone)."""
+        inv = self.invited.get(person_id)
+        old = self.statuses.get(person_id, "")
+        new = status or ""
+        if inv is None or old == new:
+            return
+        if new:
+            self.statuses[person_id] = new
+        else:
+            self.statuses.pop(person_id, None)
+        chain = self.chain(inv.unit_id)
+        for counts in (self.hall_counts.setdefault(inv.hall_id, Counts()), *(self.unit_counts[u] for u in chain)):
+            counts.add(old, -1)
+            counts.add(new, 1)
+        self.changes.halls.add(inv.hall_id)
+        self.changes.units.update(chain)
+        if new in (PRESENT_IN_PERSON, PRESENT_ONLINE) and at is not None:
+            minute = at.strftime("%Y-%m-%dT%H:%M")
+            for u in chain:
+                self.rate[u][minute] += 1
+                self.changes.minutes[u].add(minute)
+            shown_hall = hall_id if hall_id in self.halls else inv.hall_id
+            item = {"at": at.isoformat(), "name": name, "hall": self.halls[shown_hall].name if shown_hall in
+                    self.halls else "", "hall_id": shown_hall, "unit_id": inv.unit_id, "method": method}
+            self.recent.appendleft(item)
+            self.changes.recent.append(item)
+
+    def report(self, hall_id: int, reported: Reported | None) -> None:
+        if hall_id not in self.halls:
+            return
+        if reported is None:
+            self.reported.pop(hall_id, None)
+        else:
+            self.reported[hall_id] = reported
+        self.changes.halls.add(hall_id)
+        self.changes.units.update(self.chain(self.halls[hall_id].unit_id))
+
+    def connect(self, hall_id: int, state: str, last_seen: datetime | None) -> None:
+        if hall_id in self.halls and self.connection.get(hall_id) != (state, last_seen):
+            self.connection[hall_id] = (state, last_seen)
+            self.changes.halls.add(hall_id)
+            self.changes.units.update(self.chain(self.halls[hall_id].unit_id))
+
+    def resync(self, statuses: dict[int, str], reported: dict[int, Reported]) -> None:
+        """Rebuild the counts from the store's; whatever differs is marked changed."""
+        before_halls = {h: self.hall_row(h) for h in self.halls}
+        before_units = {u: c.view() for u, c in self.unit_counts.items()}
+        self._load(statuses, reported)
+        self.changes.halls.update(h for h in self.halls if self.hall_row(h) != before_halls.get(h))
+        self.changes.units.update(u for u, c in self.unit_counts.items() if c.view() != before_units.get(u))
+        for h in self.changes.halls:
+            self.changes.units.update(self.chain(self.halls[h].unit_id))
+
+    def take_changes(self) -> Changes:
+        taken, self.changes = self.changes, Changes()
+        return taken
+
+    # -- views --------------------------------------------------------------------------------------
+    def hall_row(self, hall_id: int) -> dict[str, Any]:
+        info = self.halls[hall_id]
+        counts = self.hall_counts.get(hall_id, Counts())
+        reported = self.reported.get(hall_id)
+        counted_any = counts.present_in_person + counts.present_online > 0
+        source = "reported" if reported is not None and not counted_any else "counted"
+        figures = counts.view()
+        if source == "reported" and reported is not None:
+            figures |= {"in_person": reported.present, "absent_excused": reported.absent_excused,
+                        "absent_unexcused": reported.absent_unexcused,
+                        "percent": round(100 * reported.present / counts.expected, 1) if counts.expected else 0.0}
+        state, seen = self.connection.get(hall_id, ("unknown", None))
+        return {"id": info.id, "name": info.name, "unit_id": info.unit_id, "level": info.level,
+                "channel": info.channel, **figures, "source": source,
+                "reported": vars(reported) if reported else None, "connection": state,
+                "last_seen": seen.isoformat() if seen else None}
+
+    def unit_row(self, unit_id: int) -> dict[str, Any]:
+        unit = self.tree.get(unit_id)
+        return {"id": unit.id, "name": unit.name, "level": self.tree.level(unit_id),
+                **self.unit_counts.get(unit_id, Counts()).view(self._reported_present(unit_id))}
+
+    def _reported_present(self, unit_id: int) -> int:
+        return sum(self.reported[h].present for h in self._subtree_halls.get(unit_id, [])
+                   if h in self.reported and self.hall_row(h)["source"] == "reported")
+
+    def totals(self, unit_id: int, viewers: int) -> dict[str, Any]:
+        reported = self._reported_present(unit_id)
+        halls = self._subtree_halls.get(unit_id, [])
+        return {**self.unit_counts.get(unit_id, Counts()).view(reported), "reported_present": reported,
+                "viewers": viewers, "halls": len(halls),
+                "halls_online": sum(self.connection.get(h, ("",))[0] == "online" for h in halls)}
+
+    def unit_snapshot(self, unit_id: int, viewers: int) -> dict[str, Any]:
+        return {
+            "session": self.session,
+            "unit": self.unit_row(unit_id),
+            "totals": self.totals(unit_id, viewers),
+            "halls": {str(h): self.hall_row(h) for h in self._subtree_halls.get(unit_id, [])},
+            "units": {str(c.id): self.unit_row(c.id) for c in self.tree.children(unit_id)},
+            "rate": dict(sorted(self.rate[unit_id].items())) if unit_id in self.rate else {},
+            "recent": [r for r in self.recent if unit_id in self.chain(r["unit_id"])],
+        }
+
+    def unit_change(self, unit_id: int, changes: Changes, viewers: int, viewers_changed: bool) -> dict[str, Any]:
+        """What a subscriber of unit `unit_id` needs from `changes` (empty dict: nothing)."""
+        out: dict[str, Any] = {}
+        subtree_halls = self._subtree_halls.get(unit_id, [])
+        halls = [h for h in subtree_halls if h in changes.halls]
+        if halls:
+            out["halls"] = {str(h): self.hall_row(h) for h in halls}
+        units = [c.id for c in self.tree.children(unit_id) if c.id in changes.units]
+        if units:
+            out["units"] = {str(u): self.unit_row(u) for u in units}
+        if unit_id in changes.units or halls or viewers_changed:
+            out["totals"] = self.totals(unit_id, viewers)
+        minutes = changes.minutes.get(unit_id)
+        if minutes:
+            out["rate"] = {m: self.rate[unit_id][m] for m in sorted(minutes)}
+        recent = [r for r in changes.recent if unit_id in self.chain(r["unit_id"])]
+        if recent:
+            out["recent"] = recent[::-1]
+        return out
+
+    def hall_snapshot(self, hall_id: int) -> dict[str, Any]:
+        return {"session": self.session, "hall": self.hall_row(hall_id),
+                "recent": [r for r in self.recent if r["hall_id"] == hall_id]}
+
+    def hall_change(self, hall_id: int, changes: Changes) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if hall_id in changes.halls:
+            out["hall"] = self.hall_row(hall_id)
+        recent = [r for r in changes.recent if r["hall_id"] == hall_id]
+        if recent:
+            out["recent"] = recent[::-1]
+        return out
