@@ -24,8 +24,8 @@ class Bus(Protocol):
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         """Begin delivering every published message (this process's own included) to `on_message`."""
 
-    async def publish(self, message: str) -> None:
-        """Send to every hub; never raises for a bus that is down (the message is dropped and logged)."""
+    async def publish(self, message: str) -> bool:
+        """Send to every hub. Never raises: False when the bus is down and the message was dropped."""
 
     async def stop(self) -> None: ...
 
@@ -37,30 +37,34 @@ class MemoryBus:
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._handlers.append(on_message)
 
-    async def publish(self, message: str) -> None:
+    async def publish(self, message: str) -> bool:
         for handler in self._handlers:
             handler(message)
+        return True
 
     async def stop(self) -> None:
         self._handlers.clear()
 
 
 class RedisBus:
-    def __init__(self, url: str, channel: str = CHANNEL, retry_seconds: float = 0.5) -> None:
+    def __init__(self, url: str, channel: str = CHANNEL, retry_seconds: float = 0.5,
+                 first_connect_seconds: float = 5.0) -> None:
         import redis.asyncio as redis
 
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None,
                                            health_check_interval=5)
         self._channel = channel
         self._retry = retry_seconds
+        self._first_connect = first_connect_seconds
         self._reader: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.dropped = 0
+        self._dropping = 0  # dropped since the last message that got through
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._reader = asyncio.create_task(self._read(on_message, on_reconnect), name="redis-bus")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.connected.wait(), 5)
+            await asyncio.wait_for(self.connected.wait(), self._first_connect)
 
     async def _read(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         first = True
@@ -88,12 +92,19 @@ class RedisBus:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(self._retry)
 
-    async def publish(self, message: str) -> None:
+    async def publish(self, message: str) -> bool:
         try:
             await self._redis.publish(self._channel, message)
         except Exception as e:
+            if self._dropping == 0:
+                log.warning("redis bus down, dropping messages until it is back: %s", e)
             self.dropped += 1
-            log.warning("redis bus publish dropped: %s", e)
+            self._dropping += 1
+            return False
+        if self._dropping:
+            log.warning("redis bus back after %d dropped messages", self._dropping)
+            self._dropping = 0
+        return True
 
     async def stop(self) -> None:
         if self._reader is not None:

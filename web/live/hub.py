@@ -35,7 +35,7 @@ from web.live.tally import HallInfo, Invitee, Reported, SessionTally
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.25
-RESYNC_SECONDS = 30.0
+RESYNC_SECONDS = 15.0
 PRESENCE_SECONDS = 2.0
 HALL_EXPIRY = timedelta(seconds=60)
 SEEN_PERSIST_SECONDS = 30.0
@@ -135,6 +135,7 @@ class Hub:
         self._seen_persisted: dict[int, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._resync_now = asyncio.Event()
+        self._owe_resync = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -305,7 +306,18 @@ class Hub:
             items.append({"k": "c", "s": c.session_id, "p": c.person_id, "st": ci.status.value if ci else None,
                           "at": ci.server_time.isoformat() if ci else None, "h": ci.hall_id if ci else None,
                           "m": ci.method.value if ci else "", "n": card.full_name if card else ""})
-        await self.bus.publish(json.dumps({"items": items}, ensure_ascii=False, separators=(",", ":")))
+        self._apply(items)  # this hub at once; the others through the bus
+        await self._send(items)
+
+    async def _send(self, items: list[dict[str, Any]]) -> None:
+        """Publish to the other hubs. A message the bus drops is made good by asking every hub to resync
+        from the store as soon as the bus carries messages again."""
+        text = json.dumps({"hub": self.hub_id, "items": items}, ensure_ascii=False, separators=(",", ":"))
+        if self._owe_resync:
+            self._owe_resync = not await self.bus.publish(json.dumps({"hub": self.hub_id,
+                                                                      "items": [{"k": "resync"}]}))
+        if not await self.bus.publish(text):
+            self._owe_resync = True
 
     def _on_bus(self, text: str) -> None:
         try:
@@ -313,7 +325,11 @@ class Hub:
         except ValueError:
             log.warning("bad bus message ignored")
             return
-        for item in message.get("items", []):
+        if message.get("hub") != self.hub_id:
+            self._apply(message.get("items", []))
+
+    def _apply(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
             kind = item.get("k")
             live = self.sessions.get(item.get("s", -1))
             if kind == "c" and live is not None:
@@ -324,6 +340,8 @@ class Hub:
             elif kind == "p":
                 self._hall_seen[item["h"]] = max(datetime.fromisoformat(item["at"]),
                                                  self._hall_seen.get(item["h"], datetime.min.replace(tzinfo=UTC)))
+            elif kind == "resync":
+                self._resync_now.set()
             elif kind == "v" and item.get("hub") != self.hub_id:
                 for sid, n in item.get("n", {}).items():
                     target = self.sessions.get(int(sid))
@@ -379,7 +397,7 @@ class Hub:
         now = time.monotonic()
         if now - self._seen_published.get(hall_id, 0) >= PRESENCE_SECONDS * 2:
             self._seen_published[hall_id] = now
-            spawn(self.bus.publish(json.dumps({"items": [{"k": "p", "h": hall_id, "at": at.isoformat()}]})))
+            spawn(self._send([{"k": "p", "h": hall_id, "at": at.isoformat()}]))
         if now - self._seen_persisted.get(hall_id, 0) >= SEEN_PERSIST_SECONDS:
             self._seen_persisted[hall_id] = now
             spawn(self._persist_seen(hall_id, at))
@@ -419,7 +437,7 @@ class Hub:
             await asyncio.sleep(VIEWERS_PUBLISH_SECONDS)
             counts = {str(s): self._local_viewers(live) for s, live in self.sessions.items()}
             if counts:
-                await self.bus.publish(json.dumps({"items": [{"k": "v", "hub": self.hub_id, "n": counts}]}))
+                await self._send([{"k": "v", "hub": self.hub_id, "n": counts}])
 
     async def _heartbeat_loop(self) -> None:
         while True:

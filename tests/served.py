@@ -1,0 +1,105 @@
+"""Real server processes for tests: a prepared province, `hoinghi serve` hubs, a throwaway Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conference.accounts import Role, User
+from tests.browser import HOINGHI, free_port, wait_for_http
+from web import demo_data
+from web.services import build
+from web.settings import Settings
+
+SECRET = "served-test-secret-key-0123456789abcdef"
+ORGANISER = ("bantochuc.tinh", "hoinghi-demo")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    session_id: int
+    conference_id: int
+    province_unit_id: int
+    kiosk_token: str
+    kiosk_hall_id: int
+    texts: list[str]  # QR texts of every invited member (those of other halls are accepted, flagged)
+
+
+async def prepare(settings: Settings, members: int = 3000) -> Prepared:
+    """The demo province with a session whose check-in is open now and an enrolled kiosk."""
+    async with build(settings) as svc:
+        await demo_data.seed(svc.engine, svc.conference.passwords, datetime.now(UTC), members=members)
+        admin = User(0, "system", "system", Role.ADMIN, None)
+        [conf] = await svc.conference.store.list_conferences()
+        start = datetime.now(UTC) + timedelta(minutes=20)
+        session = await svc.conference.add_session(admin, conf.id, "Phiên kiểm thử", start, start + timedelta(hours=2))
+        invited = await svc.conference.store.invitations_of(conf.id)
+        hall = max({i.hall_id for i in invited}, key=lambda h: sum(i.hall_id == h for i in invited))
+        people = [i.person_id for i in invited]
+        creds = await svc.credentials.current(people)
+        texts = [await svc.credentials.text(creds[p]) for p in people]
+        code, _ = await svc.devices.issue_enrolment_code(hall, None)
+        _, token = await svc.devices.enrol(code, "Kiosk kiểm thử")
+        return Prepared(session.id, conf.id, conf.organiser_unit_id, token, hall, texts)
+
+
+class Hub:
+    """One `hoinghi serve` process."""
+
+    def __init__(self, settings: Settings, log: Path, hub_id: str = "", port: int = 0) -> None:
+        self.settings = settings
+        self.log = log
+        self.hub_id = hub_id
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Hub:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": self.settings.database_url,
+               "HOINGHI_SECRET_KEY": SECRET, "REDIS_URL": self.settings.redis_url, "HOINGHI_HUB_ID": self.hub_id}
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([HOINGHI, "serve", "--port", str(self.port)], env=env, stdout=out,
+                                            stderr=subprocess.STDOUT)
+        wait_for_http(self.base + "/login", self.process, 60)
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+class ThrowawayRedis:
+    """A Redis server of the test's own, on a free port, that the test may stop and start."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ThrowawayRedis:
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                         "--save", "", "--appendonly", "no"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout.strip() \
+                    == b"PONG":
+                return self
+            time.sleep(0.05)
+        raise TimeoutError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
