@@ -183,6 +183,20 @@ class Ledger:
             self._notify([Committed(session_id, person_id, None)])
             return existing
 
+    async def flag_left_early(self, session_id: int, person_id: int) -> CheckIn | None:
+        """Về sớm: flag a present person who left before the session ended (None if not present)."""
+        async with self._person_locks.hold((session_id, person_id)):
+            existing = await self.store.checkin(session_id, person_id)
+            if existing is None or not existing.present or existing.left_early:
+                return existing
+            flagged = replace(existing, left_early=True)
+            await self._commit(self.store.put_checkin(flagged))
+            present = self._present.get(session_id)
+            if present is not None:
+                present[person_id] = flagged
+            self._notify([Committed(session_id, person_id, flagged)])
+            return flagged
+
     async def headcount(self, h: Headcount) -> None:
         await self._commit(self.store.put_headcount(h))
         self._notify([h])

@@ -193,3 +193,46 @@ async def test_a_slow_consumer_is_closed_and_never_blocks_others() -> None:
     assert len(delivered) == QUEUE_MAX + 5 and not fast.closing
     assert slow.sender is not None
     slow.sender.cancel()
+
+
+def test_watching_long_enough_makes_a_participant_present_online(app_settings: Any) -> None:
+    from dataclasses import replace
+
+    from tests.world import build_world
+    from web.app import create_app
+
+    settings = replace(app_settings, online_after_minutes=0.02)  # 1.2 s of watching
+    with TestClient(create_app(settings)) as client:
+        assert client.portal is not None
+        services = client.app.state.services  # type: ignore[attr-defined]
+        world = client.portal.call(build_world, services)
+        services.hub.left_after_seconds = 1.0
+        dashboard_ticket, viewer_ticket = ticket(client, "org.p"), ticket(client, "member.a1")
+        with client.websocket_connect("/ws") as board:
+            hello(board, dashboard_ticket)
+            board.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/unit:{world.units['P']}"})
+            until(board, "snapshot")
+            with client.websocket_connect("/ws") as viewer:
+                hello(viewer, viewer_ticket)
+                viewer.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/viewer"})
+                assert viewer.receive_json()["type"] == "subscribed"
+                for _ in range(8):
+                    time.sleep(0.4)
+                    viewer.send_json({"type": "ping"})
+                    viewer.receive_json()
+                totals: dict[str, Any] = {}
+                deadline = time.monotonic() + 5
+                while totals.get("online") != 1 and time.monotonic() < deadline:
+                    totals.update(until(board, "change")["data"].get("totals", {}))
+                assert totals["online"] == 1 and totals["viewers"] == 1
+            checkins = client.portal.call(services.ledger.checkins, world.session_id)
+            [online] = checkins
+            assert online.person_id == world.persons["A1"] and online.status.value == "present_online"
+            assert online.method.value == "online" and not online.left_early
+            deadline = time.monotonic() + 6  # the viewer left before the session ended: về sớm
+            while time.monotonic() < deadline:
+                [online] = client.portal.call(services.ledger.checkins, world.session_id)
+                if online.left_early:
+                    break
+                time.sleep(0.3)
+            assert online.left_early

@@ -78,7 +78,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         ledger = Ledger(ledger_store, credentials, facts, utc_now)
         await ledger.start()
         hub = Hub(settings.hub_id or f"hub-{os.getpid()}", bus_from_url(settings.redis_url), conference, facts,
-                  ledger, settings.zone)
+                  ledger, settings.zone, settings.online_after_minutes * 60)
         await hub.start()
         try:
             yield Services(

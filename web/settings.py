@@ -27,6 +27,7 @@ class Settings:
     data_key: str = ""  # seals data at rest (credential signing keys, face templates); the secret key if empty
     wrong_hall: str = "accept"  # a delegate checking in at another hall: "accept" (and flag) or "refuse"
     admit_uninvited: bool = False  # check in people not invited to the conference (guests)
+    online_after_minutes: float = 10.0  # watching this long from a browser makes a participant present online
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("var")
@@ -55,6 +56,8 @@ class Settings:
             raise SettingsError(f"HOINGHI_DATA_KEY must be at least {SECRET_MIN} characters")
         if self.wrong_hall not in ("accept", "refuse"):
             raise SettingsError(f"HOINGHI_WRONG_HALL is accept or refuse, not {self.wrong_hall!r}")
+        if not 0 <= self.online_after_minutes <= 24 * 60:
+            raise SettingsError("HOINGHI_ONLINE_AFTER_MINUTES must be 0 to 1440")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port must be 1 to 65535, not {self.port}")
         try:
@@ -72,6 +75,7 @@ ENVIRONMENT = {
     "HOINGHI_DATA_KEY": "data_key",
     "HOINGHI_WRONG_HALL": "wrong_hall",
     "HOINGHI_ADMIT_UNINVITED": "admit_uninvited",
+    "HOINGHI_ONLINE_AFTER_MINUTES": "online_after_minutes",
     "HOINGHI_HOST": "host",
     "HOINGHI_PORT": "port",
     "HOINGHI_DATA_DIR": "data_dir",
@@ -87,6 +91,8 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "float":
+            return float(value)
         if kind == "bool":
             if isinstance(value, bool):
                 return value

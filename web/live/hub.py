@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from attendance.checkins import Method
 from attendance.devices import Device
 from attendance.headcounts import Headcount
 from attendance.ledger import Committed, Ledger
+from attendance.rules import Scan
 from conference.accounts import Action, Role, User, in_scope, may
 from conference.service import ConferenceService
 from web.facts import ConferenceFacts
@@ -44,6 +46,8 @@ VIEWERS_EXPIRY = 15.0
 QUEUE_MAX = 64
 HISTORY = 256
 TOPIC_IDLE_SECONDS = 300.0
+ONLINE_CHECK_SECONDS = 1.0
+LEFT_AFTER_SECONDS = 3 * HEARTBEAT_S
 
 
 _BACKGROUND: set[asyncio.Task[Any]] = set()
@@ -117,9 +121,47 @@ class LiveSession:
     viewers_shown: int = -1
 
 
+class Watching:
+    """How long each participant has watched each session (from their viewer pings), pure bookkeeping."""
+
+    def __init__(self, online_after_seconds: float) -> None:
+        self.online_after = online_after_seconds
+        self.seconds: dict[tuple[int, int], float] = {}
+        self.last: dict[tuple[int, int], float] = {}
+        self.present: set[tuple[int, int]] = set()
+        self.pending: set[tuple[int, int]] = set()
+
+    def watched(self, session_id: int, person_id: int, seconds: float, now: float) -> None:
+        key = (session_id, person_id)
+        self.seconds[key] = self.seconds.get(key, 0.0) + max(seconds, 0.0)
+        self.last[key] = now
+
+    def due(self, now: float) -> list[tuple[int, int]]:
+        """Viewers who reached the threshold and are not yet checked in (each handed out once)."""
+        out = [k for k, s in self.seconds.items() if s >= self.online_after and k not in self.present
+               and k not in self.pending]
+        self.pending.update(out)
+        return out
+
+    def checked_in(self, session_id: int, person_id: int) -> None:
+        self.pending.discard((session_id, person_id))
+        self.present.add((session_id, person_id))
+
+    def retry(self, session_id: int, person_id: int) -> None:
+        self.pending.discard((session_id, person_id))
+
+    def gone(self, now: float, after: float) -> list[tuple[int, int]]:
+        """Checked-in viewers silent for `after` seconds (each handed out once)."""
+        out = [k for k in self.present if now - self.last.get(k, now) > after]
+        for key in out:
+            self.present.discard(key)
+            self.seconds.pop(key, None)
+        return out
+
+
 class Hub:
     def __init__(self, hub_id: str, bus: Bus, conference: ConferenceService, facts: ConferenceFacts,
-                 ledger: Ledger, zone: Any) -> None:
+                 ledger: Ledger, zone: Any, online_after_seconds: float = 600.0) -> None:
         self.hub_id = hub_id
         self.epoch = f"{hub_id}-{int(time.time())}"
         self.bus = bus
@@ -136,12 +178,14 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._resync_now = asyncio.Event()
         self._owe_resync = False
+        self.watching = Watching(online_after_seconds)
+        self.left_after_seconds = LEFT_AFTER_SECONDS  # silence after which a viewer has left
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
         await self.bus.start(self._on_bus, self._resync_now.set)
         self.ledger.listeners.append(self._on_commit)
-        for loop, name in ((self._flush_loop, "flush"), (self._resync_loop, "resync"),
+        for loop, name in ((self._flush_loop, "flush"), (self._resync_loop, "resync"), (self._online_loop, "online"),
                            (self._presence_loop, "presence"), (self._viewers_loop, "viewers"),
                            (self._heartbeat_loop, "heartbeat")):
             self._tasks.append(asyncio.create_task(loop(), name=f"hub-{name}"))
@@ -169,9 +213,16 @@ class Hub:
             self.unsubscribe(conn, name)
 
     def ping(self, conn: Conn) -> str:
-        conn.last_ping = time.monotonic()
+        now = time.monotonic()
+        watched = min(now - conn.last_ping, 2 * HEARTBEAT_S)
+        conn.last_ping = now
         if conn.device is not None:
             self._saw_hall(conn.device.hall_id, datetime.now(UTC))
+        if conn.user is not None and conn.user.person_id is not None:
+            for name in conn.topics:
+                topic = parse_topic(name)
+                if topic is not None and topic.kind is TopicKind.VIEWER:
+                    self.watching.watched(topic.session_id, conn.user.person_id, watched, now)
         return frame("pong", t=int(time.time()))
 
     async def subscribe(self, conn: Conn, name: str, since: int | None, epoch: str | None) -> None:
@@ -438,6 +489,35 @@ class Hub:
             counts = {str(s): self._local_viewers(live) for s, live in self.sessions.items()}
             if counts:
                 await self._send([{"k": "v", "hub": self.hub_id, "n": counts}])
+
+    async def _online_loop(self) -> None:
+        """Viewers who watched long enough become present online; those who then leave are flagged."""
+        while True:
+            await asyncio.sleep(ONLINE_CHECK_SECONDS)
+            now = time.monotonic()
+            for session_id, person_id in self.watching.due(now):
+                spawn(self._check_in_online(session_id, person_id))
+            for session_id, person_id in self.watching.gone(now, self.left_after_seconds):
+                spawn(self._left(session_id, person_id))
+
+    async def _check_in_online(self, session_id: int, person_id: int) -> None:
+        scan = Scan(session_id, None, Method.ONLINE, datetime.now(UTC), nonce=f"online-{session_id}-{person_id}")
+        try:
+            verdict = await self.ledger.scan(scan, person_id=person_id)
+        except Exception as e:  # the store is down: try again on the next round
+            log.warning("online check-in of person %s failed: %s", person_id, e)
+            self.watching.retry(session_id, person_id)
+            return
+        if verdict.accepted:
+            self.watching.checked_in(session_id, person_id)
+
+    async def _left(self, session_id: int, person_id: int) -> None:
+        try:
+            session = await self.conference.store.get_session(session_id)
+            if datetime.now(UTC) < session.ends_at:
+                await self.ledger.flag_left_early(session_id, person_id)
+        except Exception as e:
+            log.warning("left-early flag of person %s failed: %s", person_id, e)
 
     async def _heartbeat_loop(self) -> None:
         while True:
