@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from web import api, checkin_api, credential_routes, hall_pages, openapi, pages
+from web import api, checkin_api, credential_routes, dashboard, hall_pages, openapi, pages
 from web.errors import HANDLERS
 from web.live import endpoint as live
 from web.services import build
@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> Starlette:
             *api.routes,
             *checkin_api.routes,
             *hall_pages.routes,
+            *dashboard.routes,
             *openapi.routes,
             *live.routes,
             *credential_routes.routes,
