@@ -31,10 +31,14 @@ class Sealer:
         if len(data_key) < 32:
             raise ValueError("the data key needs at least 32 characters")
         self._master = data_key.encode()
+        self._aeads: dict[str, AESGCM] = {}
 
     def _aead(self, purpose: str) -> AESGCM:
-        key = HKDF(algorithm=SHA256(), length=32, salt=b"hoinghi", info=purpose.encode()).derive(self._master)
-        return AESGCM(key)
+        aead = self._aeads.get(purpose)
+        if aead is None:  # derived once per purpose: opening a hall's gallery opens thousands of templates
+            key = HKDF(algorithm=SHA256(), length=32, salt=b"hoinghi", info=purpose.encode()).derive(self._master)
+            aead = self._aeads[purpose] = AESGCM(key)
+        return aead
 
     def seal(self, purpose: str, plaintext: bytes) -> bytes:
         nonce = os.urandom(NONCE_SIZE)

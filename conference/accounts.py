@@ -37,6 +37,10 @@ class Action(StrEnum):
     SIGN_OFF_HALL = "sign_off_hall"
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
+    MANAGE_DOCUMENTS = "manage_documents"  # upload and remove a conference's documents, see their openings
+    SEND_FEEDBACK = "send_feedback"  # anyone on the roster; signed or anonymous
+    MANAGE_FEEDBACK = "manage_feedback"  # move feedback through its states and answer it
+    VIEW_REPORTS = "view_reports"  # attendance reports and their exports
 
 
 _STAFF = {Role.ORGANISER, Role.HALL_CHAIR, Role.HALL_CLERK}
@@ -51,6 +55,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.SIGN_OFF_HALL: frozenset({Role.HALL_CHAIR}),
     Action.MANAGE_USERS: frozenset(),
     Action.VIEW_AUDIT: frozenset(),
+    Action.MANAGE_DOCUMENTS: frozenset({Role.ORGANISER}),
+    Action.SEND_FEEDBACK: frozenset(Role),
+    Action.MANAGE_FEEDBACK: frozenset({Role.ORGANISER}),
+    Action.VIEW_REPORTS: frozenset({Role.ORGANISER, Role.HALL_CHAIR}),
 }
 
 

@@ -17,6 +17,35 @@ class AuditAction(StrEnum):
     BIOMETRIC = "biometric"
     USER_CHANGE = "user_change"
     DEVICE_CHANGE = "device_change"
+    DOCUMENT_CHANGE = "document_change"  # a conference document uploaded or removed
+    FEEDBACK_CHANGE = "feedback_change"  # feedback moved to another state or answered
+    VIEW_AUDIT = "view_audit"  # the audit log itself was read
+
+
+class AuditCategory(StrEnum):
+    """How the administrator's audit view groups the actions."""
+
+    PERSONAL_DATA = "personal_data"  # viewed, exported or imported personal data
+    ATTENDANCE = "attendance"  # manual attendance changes
+    BIOMETRIC = "biometric"  # face enrolment, templates, consent
+    ACCOUNTS = "accounts"  # sign-ins, users, kiosks, reading this log
+    CONTENT = "content"  # documents and feedback
+
+
+CATEGORIES: dict[AuditCategory, frozenset[AuditAction]] = {
+    AuditCategory.PERSONAL_DATA: frozenset({AuditAction.VIEW_PEOPLE, AuditAction.EXPORT_PEOPLE,
+                                            AuditAction.IMPORT_ROSTER}),
+    AuditCategory.ATTENDANCE: frozenset({AuditAction.MANUAL_ATTENDANCE}),
+    AuditCategory.BIOMETRIC: frozenset({AuditAction.BIOMETRIC}),
+    AuditCategory.ACCOUNTS: frozenset({AuditAction.SIGN_IN, AuditAction.SIGN_IN_FAILED, AuditAction.USER_CHANGE,
+                                       AuditAction.DEVICE_CHANGE, AuditAction.VIEW_AUDIT}),
+    AuditCategory.CONTENT: frozenset({AuditAction.DOCUMENT_CHANGE, AuditAction.FEEDBACK_CHANGE}),
+}
+
+
+def actions_of(category: AuditCategory | None) -> frozenset[AuditAction] | None:
+    """The actions a category filter keeps (None: no filter)."""
+    return None if category is None else CATEGORIES[category]
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,8 @@ invitations = Table(
     Column("conference_id", Integer, ForeignKey("conferences.id"), primary_key=True),
     Column("person_id", Integer, ForeignKey("persons.id"), primary_key=True),
     Column("hall_id", Integer, ForeignKey("halls.id"), nullable=False, index=True),
+    # the person's unit when they were invited: reports of a past session place them as they stood then
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=True),
 )
 
 documents = Table(
@@ -151,6 +153,15 @@ documents = Table(
     Column("content_type", String(100), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by_user_id", Integer, nullable=True),
+)
+
+# how often each document was opened, per unit of the reader (0: not signed in); never who opened it
+document_openings = Table(
+    "document_openings", metadata,
+    Column("document_id", Integer, ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", Integer, primary_key=True, autoincrement=False),
+    Column("openings", Integer, nullable=False),
 )
 
 feedback = Table(
@@ -158,13 +169,17 @@ feedback = Table(
     Column("id", Integer, primary_key=True),
     Column("author_person_id", Integer, ForeignKey("persons.id"), nullable=True),
     Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
-    Column("conference_id", Integer, ForeignKey("conferences.id"), nullable=True),
+    Column("conference_id", Integer, ForeignKey("conferences.id"), nullable=True, index=True),
     Column("kind", String(20), nullable=False),
     Column("content", Text, nullable=False),
     Column("state", String(20), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("answer", Text, nullable=False, default=""),
     Column("answered_at", UTCDateTime, nullable=True),
+    Column("handler_unit_id", Integer, ForeignKey("units.id"), nullable=True, index=True),
+    Column("receipt_hash", String(64), nullable=True, unique=True),  # anonymous: how the author reads the answer
+    Column("answered_by_user_id", Integer, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=True),
 )
 
 audit_log = Table(
@@ -173,7 +188,7 @@ audit_log = Table(
     Column("at", UTCDateTime, nullable=False, index=True),
     Column("actor_user_id", Integer, nullable=True),
     Column("device_id", Integer, nullable=True),
-    Column("action", String(30), nullable=False),
+    Column("action", String(30), nullable=False, index=True),
     Column("subject", String(100), nullable=False),
     Column("detail", Text, nullable=False, default=""),
 )

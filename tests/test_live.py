@@ -115,7 +115,10 @@ def test_dashboard_snapshot_then_coalesced_changes(world_client: tuple[TestClien
             change = until(ws, "change")
             assert change["seq"] > snapshot["seq"]
             for key, value in change["data"].items():
-                seen[key] = value if not isinstance(value, dict) else {**seen.get(key, {}), **value}
+                if isinstance(value, list):
+                    seen[key] = [*seen.get(key, []), *value]
+                else:
+                    seen[key] = value if not isinstance(value, dict) else {**seen.get(key, {}), **value}
         assert seen["totals"]["in_person"] == 2 and seen["totals"]["percent"] == 66.7
         assert seen["halls"][str(world.halls["C1"])]["in_person"] == 2
         assert seen["units"][str(world.units["D1"])]["in_person"] == 2

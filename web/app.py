@@ -12,9 +12,23 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from web import api, checkin_api, credential_routes, dashboard, hall_pages, openapi, pages
+from web import (
+    api,
+    checkin_api,
+    credential_routes,
+    dashboard,
+    document_pages,
+    face_routes,
+    feedback_pages,
+    hall_pages,
+    openapi,
+    pages,
+    report_pages,
+)
 from web.errors import HANDLERS
+from web.kiosk import routes as kiosk
 from web.live import endpoint as live
+from web.media import routes as media
 from web.services import build
 from web.settings import Settings
 
@@ -38,7 +52,13 @@ def create_app(settings: Settings) -> Starlette:
             *dashboard.routes,
             *openapi.routes,
             *live.routes,
+            *media.routes,
             *credential_routes.routes,
+            *face_routes.routes,
+            *kiosk.routes,
+            *document_pages.routes,
+            *feedback_pages.routes,
+            *report_pages.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="hoinghi",

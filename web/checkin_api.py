@@ -6,8 +6,10 @@ verdict with what a kiosk shows: the person's name and unit, and a one-line mess
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from starlette.requests import Request
@@ -113,9 +115,32 @@ async def answer(request: Request, svc: Services, verdict: Verdict) -> dict[str,
         "reason": verdict.reason.value if verdict.reason else None,
         "message": verdict_message(lang, verdict.outcome.value, verdict.reason.value if verdict.reason else None,
                                    **params),
-        "person": plain(card) if card else None,
-        "checkin": plain(checkin) if checkin else None,
+        "person": flat(card) if card else None,
+        "checkin": flat(checkin) if checkin else None,
     }
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def flat(record: Any) -> dict[str, Any]:
+    """`plain(record)` for a flat record (a check-in, a card) without the generic walk, which cost every
+    check-in answer (two records, then `ok()` walking the result again) about 40 µs of the event loop."""
+    names = _FIELDS.get(type(record))
+    if names is None:
+        names = _FIELDS[type(record)] = tuple(f.name for f in dataclasses.fields(record))
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(record, name)
+        if value is None or type(value) in (str, int, float, bool):
+            out[name] = value
+        elif isinstance(value, Enum):
+            out[name] = value.value
+        elif isinstance(value, datetime):
+            out[name] = value.isoformat()
+        else:
+            out[name] = plain(value)
+    return out
 
 
 async def check_in(request: Request) -> JSONResponse:
@@ -124,7 +149,7 @@ async def check_in(request: Request) -> JSONResponse:
     who = await actor(request)
     scan, credential, person_id = await decode_scan(svc, who, await body(request), offline=False)
     verdict = await svc.ledger.scan(scan, credential, person_id)
-    return ok(await answer(request, svc, verdict))
+    return JSONResponse(await answer(request, svc, verdict))  # already plain: no second walk through ok()
 
 
 async def upload(request: Request) -> JSONResponse:

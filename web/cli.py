@@ -1,4 +1,4 @@
-"""The `hoinghi` command: demo, serve, import, badges, db upgrade, user add.
+"""The `hoinghi` command: demo, serve, import, badges, db upgrade, user add, kiosk.
 
 Settings come from the environment (DATABASE_URL, REDIS_URL, HOINGHI_SECRET_KEY, HOINGHI_HOST,
 HOINGHI_PORT, …) or a TOML file given with --config. Every expected failure is one line on stderr and
@@ -202,6 +202,21 @@ def cmd_badges(args: argparse.Namespace) -> None:
     run(make)
 
 
+def cmd_kiosk(args: argparse.Namespace) -> None:
+    """A hall PC with a USB camera as a kiosk: the same protocol as the kiosk page, verdicts printed."""
+    from web.kiosk.client import KioskFailed, Options, run
+
+    token = args.token or os.environ.get("HOINGHI_KIOSK_TOKEN", "")
+    if not token:
+        fail("give the kiosk's device token with --token or HOINGHI_KIOSK_TOKEN")
+    options = Options(args.server, token, args.session, args.camera, args.video, args.fps,
+                      "face" if args.face else "qr", args.lang)
+    try:
+        run(options, sys.stdout, sys.stderr)
+    except KioskFailed as e:
+        fail(str(e))
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hoinghi", description=__doc__.splitlines()[0] if __doc__ else None)
     top.add_argument("--config", type=Path, help="a TOML settings file (keys: database_url, redis_url, secret_key, "
@@ -247,6 +262,21 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--name", help="display name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(func=cmd_user_add)
+
+    kiosk = sub.add_parser("kiosk", help="run a check-in kiosk from this PC's camera (or a video file)",
+                           description="Send camera frames to the server's live hub at a bounded rate and print "
+                                       "each check-in verdict (docs/KIOSK.md).")
+    kiosk.add_argument("--server", required=True, help="the server's address, e.g. https://hoinghi.example.vn")
+    kiosk.add_argument("--token", help="the kiosk's device token (default: $HOINGHI_KIOSK_TOKEN, which keeps it "
+                                       "out of the process list)")
+    kiosk.add_argument("--session", type=int, required=True, help="id of the session to check people in to")
+    source = kiosk.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, help="camera index (default 0)")
+    source.add_argument("--video", type=Path, help="a video file to play instead of a camera (ends when it does)")
+    kiosk.add_argument("--fps", type=float, default=5.0, help="frames sent per second (0.2 to 15, default 5)")
+    kiosk.add_argument("--face", action="store_true", help="also recognise enrolled faces (opt-in)")
+    kiosk.add_argument("--lang", choices=["vi", "en"], default="vi", help="language of the verdicts")
+    kiosk.set_defaults(func=cmd_kiosk)
     return top
 
 

@@ -6,26 +6,34 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 
+from attendance.face_engine import EngineConfig, FaceEngine
+from attendance.face_match import MatchPolicy
+from attendance.face_service import FaceService
 from attendance.issuer import Credentials
 from attendance.keys import Sealer
 from attendance.ledger import Ledger
+from attendance.liveness import LivenessMode, LivenessPolicy
 from attendance.rules import WrongHallPolicy
 from attendance.service import DeviceService
-from attendance.store import AttendanceStore, LedgerStore
+from attendance.store import AttendanceStore, FaceStore, LedgerStore
 from conference.importer import RosterImporter
 from conference.passwords import Passwords
 from conference.service import ConferenceService
 from conference.store import ConferenceStore
 from web import db
+from web.biometrics import Biometrics, HallInvitees
 from web.facts import ConferenceFacts
+from web.kiosk.vision import FramePool
 from web.live.bus import bus_from_url
 from web.live.hub import Hub
+from web.media.ice import parse_ice_servers
+from web.media.service import MediaConfig, MediaService
 from web.settings import Settings, SettingsError
 
 
@@ -44,6 +52,9 @@ class Services:
     credentials: Credentials
     ledger: Ledger
     hub: Hub
+    biometrics: Biometrics  # face enrolment and recognition (opt-in)
+    media: MediaService  # the livestream: WebRTC relay, HLS, recordings (docs/MEDIA.md)
+    frames: FramePool  # kiosk camera frames are read in these threads
 
 
 async def check_database(engine: AsyncEngine, settings: Settings) -> None:
@@ -74,12 +85,18 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         conference = ConferenceService(store, passwords, utc_now)
         facts = ConferenceFacts(conference, WrongHallPolicy(settings.wrong_hall), settings.admit_uninvited)
         ledger_store = LedgerStore(engine)
-        credentials = Credentials(ledger_store, Sealer(settings.data_key or settings.secret_key), utc_now)
+        sealer = Sealer(settings.data_key or settings.secret_key)
+        credentials = Credentials(ledger_store, sealer, utc_now)
         ledger = Ledger(ledger_store, credentials, facts, utc_now)
         await ledger.start()
         hub = Hub(settings.hub_id or f"hub-{os.getpid()}", bus_from_url(settings.redis_url), conference, facts,
                   ledger, settings.zone, settings.online_after_minutes * 60)
         await hub.start()
+        media = MediaService(media_config(settings), conference, facts)
+        await media.start()
+        frames = FramePool(settings.kiosk_workers)
+        biometrics = face_services(settings, engine, conference, facts, sealer)
+        await biometrics.purge_expired()
         try:
             yield Services(
                 settings=settings,
@@ -91,12 +108,37 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
                 credentials=credentials,
                 ledger=ledger,
                 hub=hub,
+                biometrics=biometrics,
+                media=media,
+                frames=frames,
             )
         finally:
+            await media.stop()
             await hub.stop()
+            await biometrics.faces.engine.close()
+            frames.close()
             await ledger.stop()
     finally:
         await engine.dispose()
+
+
+def media_config(settings: Settings) -> MediaConfig:
+    return MediaConfig(settings.media_root, parse_ice_servers(settings.ice_servers), settings.media_codec,
+                       tuple(a.strip() for a in settings.media_addresses.split(",") if a.strip()),
+                       record=settings.record_broadcasts, segment_seconds=float(settings.hls_segment_seconds),
+                       max_viewers=settings.media_max_viewers)
+
+
+def face_services(settings: Settings, engine: AsyncEngine, conference: ConferenceService, facts: ConferenceFacts,
+                  sealer: Sealer) -> Biometrics:
+    roster = HallInvitees(facts)
+    faces = FaceService(
+        FaceStore(engine), FaceEngine(EngineConfig(min_face=settings.face_min_size, workers=settings.face_workers)),
+        sealer, utc_now, roster,
+        MatchPolicy(settings.face_threshold, settings.face_margin, settings.face_confirm_band),
+        LivenessPolicy(mode=LivenessMode(settings.face_liveness)),
+        timedelta(days=settings.face_retention_days) if settings.face_retention_days else None)
+    return Biometrics(conference, faces, roster, settings.face_retention_days)
 
 
 def services(conn: HTTPConnection) -> Services:

@@ -37,10 +37,37 @@ class Settings:
     password_time_cost: int = 3
     password_memory_kib: int = 65536
     pdf_font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # DejaVuSans(-Bold).ttf for PDF badges
+    documents_dir: Path = Path()  # uploaded conference documents; empty: `documents` under data_dir
+    # face recognition, opt-in (docs/FACES.md: the defaults are measured there)
+    face_threshold: float = 0.55  # accept a match nearer than this (Euclidean distance of dlib embeddings)
+    face_margin: float = 0.08  # ... when the next other person is at least this much further
+    face_confirm_band: float = 0.07  # matches up to threshold + band go to the operator to confirm
+    face_min_size: int = 80  # faces fewer pixels across are not compared ("come closer")
+    face_liveness: str = "blink_or_turn"  # off, blink, turn, blink_or_turn, blink_and_turn
+    face_workers: int = 1  # face analysis processes; 0: one thread in the server process (tests, tiny sites)
+    face_retention_days: int = 365  # templates are deleted this long after enrolment; 0: kept until withdrawn
+    kiosk_workers: int = 2  # threads reading kiosk camera frames (QR codes)
+    # the livestream (docs/MEDIA.md)
+    ice_servers: str = ""  # empty: host candidates only (closed networks); "stun:…,turn:…" or a JSON iceServers list
+    media_addresses: str = ""  # IPs to gather WebRTC host candidates on, comma-separated; empty: every interface
+    media_codec: str = "H264"  # the one video codec of every stream: H264 (HLS and recordings need it) or VP8
+    media_dir: str = ""  # HLS segments and recordings; empty: <data_dir>/media
+    hls_segment_seconds: int = 2  # 1 to 6
+    record_broadcasts: bool = True  # keep an MP4 of every broadcast
+    media_max_viewers: int = 200  # WebRTC viewers of one session on one process; beyond, they get HLS
+
+    @property
+    def documents_path(self) -> Path:
+        """Where uploaded documents are kept, each file named by its SHA-256 (conference/blobs.py)."""
+        return self.documents_dir if self.documents_dir != Path() else self.data_dir / "documents"
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def media_root(self) -> Path:
+        return Path(self.media_dir) if self.media_dir else self.data_dir / "media"
 
     def check(self) -> Settings:
         try:
@@ -58,13 +85,46 @@ class Settings:
             raise SettingsError(f"HOINGHI_WRONG_HALL is accept or refuse, not {self.wrong_hall!r}")
         if not 0 <= self.online_after_minutes <= 24 * 60:
             raise SettingsError("HOINGHI_ONLINE_AFTER_MINUTES must be 0 to 1440")
+        if not 1 <= self.kiosk_workers <= 64:
+            raise SettingsError("HOINGHI_KIOSK_WORKERS must be 1 to 64")
+        self._check_face()
         if not 0 < self.port < 65536:
             raise SettingsError(f"port must be 1 to 65535, not {self.port}")
+        self._check_media()
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"unknown time zone {self.timezone!r}") from None
         return self
+
+    def _check_media(self) -> None:
+        from web.media.ice import parse_ice_servers
+
+        try:
+            parse_ice_servers(self.ice_servers)
+        except ValueError as e:
+            raise SettingsError(f"HOINGHI_ICE_SERVERS: {e}") from None
+        if self.media_codec not in ("H264", "VP8"):
+            raise SettingsError(f"HOINGHI_MEDIA_CODEC is H264 or VP8, not {self.media_codec!r}")
+        if not 1 <= self.hls_segment_seconds <= 6:
+            raise SettingsError(f"HOINGHI_HLS_SEGMENT_SECONDS is 1 to 6, not {self.hls_segment_seconds}")
+        if self.media_max_viewers < 1:
+            raise SettingsError("HOINGHI_MEDIA_MAX_VIEWERS must be at least 1")
+
+    def _check_face(self) -> None:
+        if not 0.2 <= self.face_threshold <= 1.0:
+            raise SettingsError(f"HOINGHI_FACE_THRESHOLD is a distance from 0.2 to 1.0, not {self.face_threshold}")
+        if not (0 <= self.face_margin < 0.5 and 0 <= self.face_confirm_band < 0.5):
+            raise SettingsError("HOINGHI_FACE_MARGIN and HOINGHI_FACE_CONFIRM_BAND are distances from 0 to 0.5")
+        if not 40 <= self.face_min_size <= 1000:
+            raise SettingsError(f"HOINGHI_FACE_MIN_SIZE is 40 to 1000 pixels, not {self.face_min_size}")
+        modes = ("off", "blink", "turn", "blink_or_turn", "blink_and_turn")
+        if self.face_liveness not in modes:
+            raise SettingsError(f"HOINGHI_FACE_LIVENESS is one of {', '.join(modes)}, not {self.face_liveness!r}")
+        if not 0 <= self.face_workers <= 16:
+            raise SettingsError(f"HOINGHI_FACE_WORKERS is 0 to 16, not {self.face_workers}")
+        if self.face_retention_days < 0:
+            raise SettingsError("HOINGHI_FACE_RETENTION_DAYS must not be negative")
 
 
 ENVIRONMENT = {
@@ -83,6 +143,22 @@ ENVIRONMENT = {
     "HOINGHI_SECURE_COOKIES": "secure_cookies",
     "HOINGHI_AUTO_MIGRATE": "auto_migrate",
     "HOINGHI_PDF_FONT_DIR": "pdf_font_dir",
+    "HOINGHI_DOCUMENTS_DIR": "documents_dir",
+    "HOINGHI_FACE_THRESHOLD": "face_threshold",
+    "HOINGHI_FACE_MARGIN": "face_margin",
+    "HOINGHI_FACE_CONFIRM_BAND": "face_confirm_band",
+    "HOINGHI_FACE_MIN_SIZE": "face_min_size",
+    "HOINGHI_FACE_LIVENESS": "face_liveness",
+    "HOINGHI_FACE_WORKERS": "face_workers",
+    "HOINGHI_FACE_RETENTION_DAYS": "face_retention_days",
+    "HOINGHI_KIOSK_WORKERS": "kiosk_workers",
+    "HOINGHI_ICE_SERVERS": "ice_servers",
+    "HOINGHI_MEDIA_ADDRESSES": "media_addresses",
+    "HOINGHI_MEDIA_CODEC": "media_codec",
+    "HOINGHI_MEDIA_DIR": "media_dir",
+    "HOINGHI_HLS_SEGMENT_SECONDS": "hls_segment_seconds",
+    "HOINGHI_RECORD_BROADCASTS": "record_broadcasts",
+    "HOINGHI_MEDIA_MAX_VIEWERS": "media_max_viewers",
 }
 
 
@@ -91,6 +167,10 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
         if kind == "float":
             return float(value)
         if kind == "bool":

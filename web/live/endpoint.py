@@ -18,10 +18,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from attendance.errors import DeviceRejected
 from conference.accounts import User
 from web.auth import api_user
+from web.kiosk.camera import CameraLink, open_camera
 from web.live.hub import Conn, Hub
 from web.live.protocol import (
     HEARTBEAT_S,
+    MEDIA_MESSAGES,
     VERSION,
+    Camera,
     Close,
     Hello,
     Ping,
@@ -78,15 +81,28 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
         await ws.close(code, reason)
 
 
+async def _receive(ws: WebSocket) -> str | bytes:
+    """The next message: text (a protocol message) or bytes (a kiosk's camera frame)."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    if message.get("bytes") is not None:
+        return bytes(message["bytes"])
+    return str(message.get("text") or "")
+
+
 async def live(ws: WebSocket) -> None:
     hub: Hub = services(ws).hub
     await ws.accept()
     conn: Conn | None = None
+    camera: CameraLink | None = None  # a kiosk's camera, from its `camera` message on
     try:
         try:
-            first = await asyncio.wait_for(ws.receive_text(), HELLO_SECONDS)
+            first = await asyncio.wait_for(_receive(ws), HELLO_SECONDS)
         except TimeoutError:
             raise ProtocolError(Close.BAD_AUTH, "say hello first") from None
+        if isinstance(first, bytes):
+            raise ProtocolError(Close.BAD_AUTH, "the first message must be hello")
         hello = parse(first)
         if not isinstance(hello, Hello):
             raise ProtocolError(Close.BAD_AUTH, "the first message must be hello")
@@ -96,13 +112,23 @@ async def live(ws: WebSocket) -> None:
             {"device_id": conn.device.id, "hall_id": conn.device.hall_id} if conn.device else {}
         conn.push(frame("welcome", v=VERSION, heartbeat_s=HEARTBEAT_S, user=who))
         while not conn.closing:
-            message = parse(await ws.receive_text())
+            received = await _receive(ws)
+            if isinstance(received, bytes):
+                if camera is None:
+                    raise ProtocolError(Close.BAD_MESSAGE, "binary messages are camera frames: send camera first")
+                camera.offer(received)
+                continue
+            message = parse(received)
             if isinstance(message, Ping):
                 conn.push(hub.ping(conn))
             elif isinstance(message, Subscribe):
                 await hub.subscribe(conn, message.topic, message.since, message.epoch)
             elif isinstance(message, Unsubscribe):
                 hub.unsubscribe(conn, message.topic)
+            elif isinstance(message, Camera):
+                camera = await open_camera(services(ws), conn, hello.device_token, message)
+            elif isinstance(message, MEDIA_MESSAGES):
+                services(ws).media.handle(conn, message)  # signalling: docs/PROTOCOL.md section 7
             else:
                 raise ProtocolError(Close.BAD_MESSAGE, "hello only once")
     except ProtocolError as e:
@@ -112,6 +138,7 @@ async def live(ws: WebSocket) -> None:
     finally:
         if conn is not None:
             hub.disconnect(conn)
+            services(ws).media.disconnect(conn)
 
 
 routes = [

@@ -90,7 +90,67 @@ class Ping:
     pass
 
 
-Message = Hello | Subscribe | Unsubscribe | Ping
+@dataclass(frozen=True)
+class Camera:
+    """A kiosk starts (or retargets) its camera: the binary frames that follow are JPEG pictures of
+    `session_id`, read for QR codes (and faces in mode "face"); verdicts come back as `verdict`."""
+
+    session_id: int
+    mode: str  # one of CAMERA_MODES
+    lang: str
+
+
+CAMERA_MODES = ("qr", "face")
+BINARY_FRAME_MAX = 256 * 1024  # a 640×480 JPEG is 20–60 KiB
+
+
+# -- media signalling (docs/PROTOCOL.md section 7), handled by the media service ---------------------
+@dataclass(frozen=True)
+class RtcOffer:
+    session: int
+    role: str  # "publish" or "view"
+    sdp: str
+    hall: int | None = None  # a hall publishing because it has the floor
+    ref: str | None = None  # the client's name for this negotiation, echoed in the answer
+
+
+@dataclass(frozen=True)
+class RtcCandidate:
+    pc: str
+    candidate: str  # "candidate:…", or "" at the end of candidates
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+
+
+@dataclass(frozen=True)
+class RtcClose:
+    pc: str
+
+
+@dataclass(frozen=True)
+class MediaWatch:
+    session: int
+
+
+@dataclass(frozen=True)
+class RaiseHand:
+    session: int
+    hall: int | None
+    up: bool  # raise_hand: True, lower_hand: False
+
+
+@dataclass(frozen=True)
+class FloorControl:
+    session: int
+    action: str  # "give", "take_back" or "order"
+    hall: int | None = None
+    halls: tuple[int, ...] = ()
+
+
+MediaMessage = RtcOffer | RtcCandidate | RtcClose | MediaWatch | RaiseHand | FloorControl
+MEDIA_MESSAGES = (RtcOffer, RtcCandidate, RtcClose, MediaWatch, RaiseHand, FloorControl)
+
+Message = Hello | Subscribe | Unsubscribe | Ping | Camera | MediaMessage
 
 
 def _string(data: dict[str, Any], name: str, required: bool = True, limit: int = 4096) -> str | None:
@@ -100,6 +160,60 @@ def _string(data: dict[str, Any], name: str, required: bool = True, limit: int =
     if not isinstance(value, str) or not value or len(value) > limit:
         raise ProtocolError(Close.BAD_MESSAGE, f"{name} must be a non-empty string")
     return value
+
+
+def _id(data: dict[str, Any], name: str, required: bool = True) -> int | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**9:
+        raise ProtocolError(Close.BAD_MESSAGE, f"{name} must be a positive integer")
+    return value
+
+
+def _media(kind: str, data: dict[str, Any]) -> MediaMessage | None:
+    if kind == "rtc_offer":
+        role = data.get("role")
+        if role not in ("publish", "view"):
+            raise ProtocolError(Close.BAD_MESSAGE, "role is publish or view")
+        sdp = _string(data, "sdp", limit=FRAME_MAX)
+        session = _id(data, "session")
+        assert sdp is not None and session is not None
+        return RtcOffer(session, role, sdp, _id(data, "hall", False), _string(data, "ref", False, limit=64))
+    if kind == "rtc_candidate":
+        pc = _string(data, "pc", limit=64)
+        candidate = data.get("candidate", "")
+        mline = data.get("sdp_mline_index")
+        if not isinstance(candidate, str) or len(candidate) > 1024 or (
+                mline is not None and (not isinstance(mline, int) or isinstance(mline, bool) or not 0 <= mline < 16)):
+            raise ProtocolError(Close.BAD_MESSAGE, "candidate is a string, sdp_mline_index a small integer")
+        assert pc is not None
+        return RtcCandidate(pc, candidate, _string(data, "sdp_mid", False, limit=32), mline)
+    if kind == "rtc_close":
+        pc = _string(data, "pc", limit=64)
+        assert pc is not None
+        return RtcClose(pc)
+    if kind == "media_watch":
+        session = _id(data, "session")
+        assert session is not None
+        return MediaWatch(session)
+    if kind in ("raise_hand", "lower_hand"):
+        session = _id(data, "session")
+        assert session is not None
+        return RaiseHand(session, _id(data, "hall", False), kind == "raise_hand")
+    if kind == "floor":
+        session = _id(data, "session")
+        action = data.get("action")
+        halls = data.get("halls", [])
+        if action not in ("give", "take_back", "order") or not isinstance(halls, list) or len(halls) > 1000:
+            raise ProtocolError(Close.BAD_MESSAGE, "action is give, take_back or order; halls a list")
+        assert session is not None
+        ids = tuple(_id({"hall": h}, "hall") or 0 for h in halls)
+        hall = _id(data, "hall", action == "give")
+        if action == "order" and not ids:
+            raise ProtocolError(Close.BAD_MESSAGE, "order needs halls")
+        return FloorControl(session, action, hall, ids)
+    return None
 
 
 def parse(frame: str | bytes) -> Message:
@@ -133,6 +247,17 @@ def parse(frame: str | bytes) -> Message:
         return Unsubscribe(topic)
     if kind == "ping":
         return Ping()
+    if kind == "camera":
+        session_id = data.get("session_id")
+        if not isinstance(session_id, int) or isinstance(session_id, bool) or session_id <= 0:
+            raise ProtocolError(Close.BAD_MESSAGE, "session_id must be a positive integer")
+        mode = data.get("mode", "qr")
+        if mode not in CAMERA_MODES:
+            raise ProtocolError(Close.BAD_MESSAGE, f"mode must be one of {', '.join(CAMERA_MODES)}")
+        return Camera(session_id, mode, "en" if data.get("lang") == "en" else "vi")
+    media = _media(kind, data) if isinstance(kind, str) else None
+    if media is not None:
+        return media
     raise ProtocolError(Close.BAD_MESSAGE, "unknown message type")
 
 

@@ -14,56 +14,21 @@ from datetime import datetime
 from typing import Any
 
 from conference.units import UnitTree
+from web.counting import (
+    PRESENT_IN_PERSON,
+    PRESENT_ONLINE,
+    Counts,
+    HallInfo,
+    Invitee,
+    Reported,
+    count,
+    hall_figures,
+    reported_present,
+)
 
-PRESENT_IN_PERSON = "present_in_person"
-PRESENT_ONLINE = "present_online"
-ABSENT_EXCUSED = "absent_excused"
-ABSENT_UNEXCUSED = "absent_unexcused"
-COUNTED = (PRESENT_IN_PERSON, PRESENT_ONLINE, ABSENT_EXCUSED, ABSENT_UNEXCUSED)
+__all__ = ["Changes", "Counts", "HallInfo", "Invitee", "Reported", "SessionTally"]
+
 RECENT_MAX = 30
-
-
-@dataclass
-class Counts:
-    expected: int = 0
-    present_in_person: int = 0
-    present_online: int = 0
-    absent_excused: int = 0
-    absent_unexcused: int = 0
-
-    def add(self, status: str, n: int) -> None:
-        if status in COUNTED:
-            setattr(self, status, getattr(self, status) + n)
-
-    def view(self, reported_present: int = 0) -> dict[str, Any]:
-        present = self.present_in_person + self.present_online + reported_present
-        return {"expected": self.expected, "in_person": self.present_in_person, "online": self.present_online,
-                "absent_excused": self.absent_excused, "absent_unexcused": self.absent_unexcused,
-                "percent": round(100 * present / self.expected, 1) if self.expected else 0.0}
-
-
-@dataclass(frozen=True)
-class HallInfo:
-    id: int
-    name: str
-    unit_id: int
-    level: int
-    channel: str
-
-
-@dataclass(frozen=True)
-class Invitee:
-    hall_id: int
-    unit_id: int
-    expected: bool  # not exempt from party activities
-
-
-@dataclass(frozen=True)
-class Reported:
-    expected: int
-    present: int
-    absent_excused: int
-    absent_unexcused: int
 
 
 @dataclass
@@ -107,16 +72,9 @@ class SessionTally:
     def _load(self, statuses: dict[int, str], reported: dict[int, Reported]) -> None:
         self.statuses = dict(statuses)
         self.reported = dict(reported)
-        self.hall_counts: dict[int, Counts] = {h: Counts() for h in self.halls}
-        self.unit_counts: dict[int, Counts] = defaultdict(Counts)
-        for person, inv in self.invited.items():
-            hall = self.hall_counts.setdefault(inv.hall_id, Counts())
-            status = self.statuses.get(person, "")
-            units = [self.unit_counts[u] for u in self.chain(inv.unit_id)]
-            for counts in (hall, *units):
-                if inv.expected:
-                    counts.expected += 1
-                counts.add(status, 1)
+        self.hall_counts: dict[int, Counts]
+        self.unit_counts: dict[int, Counts]
+        self.hall_counts, self.unit_counts = count(self.invited, self.statuses, self.chain, self.halls)
 
     # -- changes ------------------------------------------------------------------------------------
     def apply(self, person_id: int, status: str | None, at: datetime | None = None, name: str = "",
@@ -181,15 +139,8 @@ class SessionTally:
     # -- views --------------------------------------------------------------------------------------
     def hall_row(self, hall_id: int) -> dict[str, Any]:
         info = self.halls[hall_id]
-        counts = self.hall_counts.get(hall_id, Counts())
         reported = self.reported.get(hall_id)
-        counted_any = counts.present_in_person + counts.present_online > 0
-        source = "reported" if reported is not None and not counted_any else "counted"
-        figures = counts.view()
-        if source == "reported" and reported is not None:
-            figures |= {"in_person": reported.present, "absent_excused": reported.absent_excused,
-                        "absent_unexcused": reported.absent_unexcused,
-                        "percent": round(100 * reported.present / counts.expected, 1) if counts.expected else 0.0}
+        figures, source = hall_figures(self.hall_counts.get(hall_id, Counts()), reported)
         state, seen = self.connection.get(hall_id, ("unknown", None))
         return {"id": info.id, "name": info.name, "unit_id": info.unit_id, "level": info.level,
                 "channel": info.channel, **figures, "source": source,
@@ -202,8 +153,7 @@ class SessionTally:
                 **self.unit_counts.get(unit_id, Counts()).view(self._reported_present(unit_id))}
 
     def _reported_present(self, unit_id: int) -> int:
-        return sum(self.reported[h].present for h in self._subtree_halls.get(unit_id, [])
-                   if h in self.reported and self.hall_row(h)["source"] == "reported")
+        return reported_present(self._subtree_halls.get(unit_id, []), self.hall_counts, self.reported)
 
     def totals(self, unit_id: int, viewers: int) -> dict[str, Any]:
         reported = self._reported_present(unit_id)
