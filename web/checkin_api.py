@@ -100,8 +100,12 @@ async def decode_scan(svc: Services, who: Actor, data: dict[str, Any], offline: 
 
 
 async def answer(request: Request, svc: Services, verdict: Verdict) -> dict[str, Any]:
-    """A verdict as the kiosk shows it."""
-    lang = lang_of(request)
+    """A verdict as the kiosk shows it, in the request's language."""
+    return await shown(svc, verdict, lang_of(request))
+
+
+async def shown(svc: Services, verdict: Verdict, lang: str) -> dict[str, Any]:
+    """A verdict as a kiosk shows it: the person's name and unit, and a one-line message."""
     card = None
     if verdict.person_id is not None:
         card = (await svc.facts.cards([verdict.person_id])).get(verdict.person_id)
@@ -110,13 +114,13 @@ async def answer(request: Request, svc: Services, verdict: Verdict) -> dict[str,
     if verdict.outcome is Outcome.REPEAT and checkin is not None:
         params["time"] = checkin.server_time.astimezone(svc.settings.zone).strftime("%H:%M")
         params["hall"] = await svc.facts.hall_name(checkin.hall_id) if checkin.hall_id else ""
+    reason = verdict.reason.value if verdict.reason else None
     return {
         "outcome": verdict.outcome.value,
-        "reason": verdict.reason.value if verdict.reason else None,
-        "message": verdict_message(lang, verdict.outcome.value, verdict.reason.value if verdict.reason else None,
-                                   **params),
-        "person": flat(card) if card else None,
-        "checkin": flat(checkin) if checkin else None,
+        "reason": reason,
+        "message": verdict_message(lang, verdict.outcome.value, reason, **params),
+        "person": plain(card) if card else None,
+        "checkin": plain(checkin) if checkin else None,
     }
 
 

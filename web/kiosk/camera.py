@@ -26,18 +26,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from attendance.checkins import Method, Outcome
+from attendance.checkins import Method
 from attendance.devices import Device
 from attendance.errors import AttendanceError, DeviceRejected
 from attendance.face_match import Decision, MatchReason
 from attendance.face_service import Identification
 from attendance.liveness import LivenessState
-from attendance.rules import Verdict
 from conference.errors import ConferenceError
 from web.api import plain
 from web.biometrics import AuditedStream
-from web.checkin_api import Actor, decode_scan, hall_for
-from web.i18n import translator, verdict_message
+from web.checkin_api import Actor, decode_scan, hall_for, shown
+from web.i18n import translator
 from web.kiosk.recent import RecentCodes
 from web.kiosk.vision import BadFrame, looks_like_jpeg, qr_texts
 from web.live.hub import Conn, spawn
@@ -48,26 +47,6 @@ log = logging.getLogger(__name__)
 
 REPEAT_WINDOW_SECONDS = 3.0  # the same code again within this time of its last sighting: no new attempt
 FPS = 5  # what a kiosk should send; the server keeps up or drops
-
-
-async def shown(svc: Services, verdict: Verdict, lang: str) -> dict[str, Any]:
-    """A verdict as the kiosk shows it: the same fields `POST /api/checkins` answers."""
-    card = None
-    if verdict.person_id is not None:
-        card = (await svc.facts.cards([verdict.person_id])).get(verdict.person_id)
-    params: dict[str, str] = {"name": card.full_name if card else ""}
-    checkin = verdict.checkin
-    if verdict.outcome is Outcome.REPEAT and checkin is not None:
-        params["time"] = checkin.server_time.astimezone(svc.settings.zone).strftime("%H:%M")
-        params["hall"] = await svc.facts.hall_name(checkin.hall_id) if checkin.hall_id else ""
-    reason = verdict.reason.value if verdict.reason else None
-    return {
-        "outcome": verdict.outcome.value,
-        "reason": reason,
-        "message": verdict_message(lang, verdict.outcome.value, reason, **params),
-        "person": plain(card) if card else None,
-        "checkin": plain(checkin) if checkin else None,
-    }
 
 
 @dataclass
