@@ -1,8 +1,8 @@
 """The media plane: a presenter's WebRTC stream relayed, unchanged, to every hall and browser.
 
 One broadcast per session (`Channel`): the current source's encoded frames (H.264 or VP8 video, Opus
-audio) are tapped from aiortc's receiver before any decoding, put on one continuous programme clock
-and handed, as the same `av.Packet`, to every viewer's sender, which packetises without encoding.
+audio) are tapped from aiortc's receiver before any decoding, put on one continuous programme clock,
+cut into RTP payloads once, and sent to every viewer by a lean RTP loop that never encodes.
 Each viewer reads through its own bounded queue that drops to the next keyframe when it lags, so a slow
 viewer never delays the others; its keyframe requests go upstream, rate-limited. A worker thread
 remuxes the programme into HLS segments (MPEG-TS, 1–2 s) and a recording, with PyAV, without
@@ -10,7 +10,8 @@ re-encoding the video.
 
 Pure pieces (no aiortc, no event loop): `frames` (keyframes in a bitstream), `fanout` (the per-viewer
 queue and the keyframe-request policy), `timeline` (one clock across source switches), `floor` (raised
-hands and the floor), `playlist` (HLS playlists and segment cutting). Stateful pieces: `tap` (the only
-module that touches aiortc internals), `relay`, `muxer`, `peers`, `service`; HTTP in `routes`.
+hands and the floor), `playlist` (HLS playlists and segment cutting), `ice` (ICE server settings).
+Stateful pieces: `tap` (the only module that touches aiortc internals), `relay`, `muxer`, `peers`,
+`service` (authorisation, signalling, broadcasts); HTTP and pages in `routes`.
 See docs/MEDIA.md.
 """

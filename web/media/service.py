@@ -51,6 +51,9 @@ OFF_AIR_GRACE_SECONDS = 30.0  # a broadcast without a source for this long ends 
 IDLE_SECONDS = 60.0  # a broadcast with nobody left is forgotten
 HLS_KEEP_SECONDS = 600.0  # an ended HLS stream stays on disk this long
 PEERS_PER_CONNECTION = 3
+OVERLOAD_LAG_SECONDS = 0.5  # the event loop this late (smoothed), with OVERLOAD_VIEWERS: new viewers go to HLS
+OVERLOAD_VIEWERS = 20
+LAG_SMOOTHING = 0.1  # about the last 2.5 s of ticks
 KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 HLS_FILE = re.compile(r"^(index\.m3u8|\d{1,9}\.ts)$")
 RECORDING_FILE = re.compile(r"^\d{8}-\d{6}\.mp4$")
@@ -136,7 +139,7 @@ class MediaConfig:
     hls: bool = True
     record: bool = True
     segment_seconds: float = 2.0
-    max_viewers: int = 200
+    max_viewers: int = 150
     audio: bool = True  # AAC audio in HLS and recordings
     lean_rtp: bool = True  # viewers' RTP sent by tap.relay_rtp rather than aiortc's loop (benchmarks compare)
 
@@ -162,6 +165,7 @@ class MediaService:
         self._peers: dict[str, Peer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self.lag = 0.0  # smoothed lateness of the event loop, seconds
         self.muxing = config.video_codec == "H264" and (config.hls or config.record)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -369,6 +373,8 @@ class MediaService:
         """Answer a viewer with relay tracks of the session's programme (whatever is on air, now or later)."""
         if broadcast.channel.viewer_count >= self.config.max_viewers:
             raise MediaRefused("full", "this server carries no more viewers of the session: use HLS")
+        if self.lag > OVERLOAD_LAG_SECONDS and broadcast.channel.viewer_count >= OVERLOAD_VIEWERS:
+            raise MediaRefused("full", "this server is behind its packets and takes no more viewers: use HLS")
         peer = self._new_peer(PeerRole.VIEW, broadcast, owner)
         channel = broadcast.channel
         tracks = {Kind.VIDEO: channel.attach(Kind.VIDEO), Kind.AUDIO: channel.attach(Kind.AUDIO)}
@@ -388,7 +394,8 @@ class MediaService:
         if peer.closed:
             return
         peer.closed = True
-        log.info("session %s: %s peer %s closed (%s)", peer.session_id, peer.role.value, peer.id, reason)
+        log.log(logging.DEBUG if reason == "shutting down" else logging.INFO, "session %s: %s peer %s closed (%s)",
+                peer.session_id, peer.role.value, peer.id, reason)
         self._peers.pop(peer.id, None)
         broadcast = self.broadcasts.get(peer.session_id)
         for track in peer.tracks:
@@ -583,8 +590,11 @@ class MediaService:
     async def _tick_loop(self) -> None:
         cleaned = self.clock()
         while True:
+            before = self.clock()
             await asyncio.sleep(TICK_SECONDS)
             now = self.clock()
+            # how late the event loop runs: a relay behind its packets takes no more viewers
+            self.lag += (max(0.0, now - before - TICK_SECONDS) - self.lag) * LAG_SMOOTHING
             for broadcast in list(self.broadcasts.values()):
                 try:
                     await self._tick(broadcast, now)

@@ -1,0 +1,83 @@
+"""deploy/nginx.conf in front of a real server: HLS segments and playlists are cached and served by nginx
+(a segment reaches the hub once), and the session's media routes reach a hub."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.browser import free_port, hoinghi_server, wait_for_http
+
+ROOT = Path(__file__).resolve().parents[1]
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SECRET = "media-nginx-secret-key-0123456789abcdef"
+KEY = "k3y-Of-a-Broadcast_0123456789"
+
+
+def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def test_nginx_caches_the_hls_files_of_a_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not Path(NGINX).exists():
+        pytest.fail("nginx is not installed (scripts/test installs it)")
+    media = tmp_path / "media"
+    stream = media / "hls" / "12" / KEY
+    stream.mkdir(parents=True)
+    segment = bytes(range(256)) * 400
+    (stream / "7.ts").write_bytes(segment)
+    (stream / "index.m3u8").write_text("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n"
+                                       "#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2.000,\n7.ts\n")
+    for name, value in {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "HOINGHI_SECRET_KEY": SECRET,
+                        "HOINGHI_MEDIA_DIR": str(media)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+
+    with hoinghi_server("serve", log=tmp_path / "server.log", seconds=60) as base:
+        port = free_port()
+        conf = (ROOT / "deploy" / "nginx.conf").read_text()
+        conf = conf.replace("pid /tmp/hoinghi-nginx.pid;",
+                            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;")
+        if os.geteuid() == 0:  # workers would otherwise run as nobody, who cannot write the test's cache
+            conf = "user root;\n" + conf
+        conf = re.sub(r"proxy_cache_path /tmp/(\S+)", lambda m: f"proxy_cache_path {tmp_path}/{m.group(1)}", conf)
+        conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+        (tmp_path / "nginx.conf").write_text(conf)
+        (tmp_path / "hoinghi-upstreams.conf").write_text(f"server {base.removeprefix('http://')};\n")
+        nginx = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path),
+                                  "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+        try:
+            front = f"http://127.0.0.1:{port}"
+            wait_for_http(front + "/login", nginx, 20)
+            url = f"{front}/media/hls/12/{KEY}/7.ts"
+            first, second = fetch(url), fetch(url)
+            assert first[0] == second[0] == 200 and first[2] == second[2] == segment
+            assert first[1]["x-cache"] == "MISS" and second[1]["x-cache"] == "HIT"
+            assert "immutable" in second[1]["cache-control"] and second[1]["content-type"] == "video/mp2t"
+
+            playlist = f"{front}/media/hls/12/{KEY}/index.m3u8"
+            assert fetch(playlist)[1]["x-cache"] == "MISS"
+            assert fetch(playlist)[1]["x-cache"] == "HIT"  # the same second: from the cache
+            time.sleep(2.2)  # past max-age=1 (nginx counts whole seconds)
+            again = fetch(playlist)  # expired: served (stale) while nginx refreshes it in the background
+            assert again[0] == 200 and again[2].startswith(b"#EXTM3U") and again[1]["x-cache"] in ("STALE", "UPDATING",
+                                                                                                   "EXPIRED")
+
+            missing = fetch(f"{front}/media/hls/12/{KEY}/8.ts")
+            assert missing[0] == 404 and missing[1]["x-cache"] == "MISS"
+            assert fetch(f"{front}/api/sessions/12/media")[0] == 401  # the session's hub answers (sign in first)
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
