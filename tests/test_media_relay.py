@@ -4,6 +4,7 @@ back, and the HLS playlist, segments and recording read back with PyAV."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -15,6 +16,7 @@ import pytest
 from aiortc import RTCSessionDescription
 
 from tests.media_peers import Pattern, Viewer, near, publisher_offer, until
+from web.media import service as service_module
 from web.media import tap
 from web.media.frames import Kind
 from web.media.relay import QUEUE_FRAMES, Source
@@ -50,6 +52,7 @@ async def watch(media: MediaService, broadcast: Broadcast) -> Viewer:
 
 async def test_every_viewer_decodes_the_presenter_and_no_viewer_costs_an_encoder(media: MediaService) -> None:
     broadcast = media._broadcast(AUDIENCE)
+    started = asyncio.get_running_loop().time()
     with tap.count_encodes() as encodes:
         presenter = await publish(media, broadcast, Source("presenter", "Báo cáo viên"))
         viewers = [await watch(media, broadcast) for _ in range(3)]
@@ -76,8 +79,8 @@ async def test_every_viewer_decodes_the_presenter_and_no_viewer_costs_an_encoder
         assert broadcast.channel.viewer_count == 3
         source = broadcast.presenter
         assert source is not None and source.keyframes >= 1 and broadcast.channel.on_air is source
-        # every new viewer asked for a keyframe; the presenter heard a few requests, not one per viewer
-        assert 1 <= broadcast.channel.keyframes.sent <= 4
+        # every new viewer (and every HLS segment) asks for a keyframe; the presenter hears one a second at most
+        assert 1 <= broadcast.channel.keyframes.sent <= 1 + asyncio.get_running_loop().time() - started
     finally:
         for viewer in viewers:
             await viewer.close()
@@ -173,7 +176,8 @@ async def test_hls_segments_and_the_recording_decode_with_pyav(media: MediaServi
         media.hls_file(AUDIENCE.session_id, key, "../../etc/passwd")
 
 
-async def test_a_full_relay_sends_the_next_viewer_to_hls(media: MediaService) -> None:
+async def test_a_full_or_late_relay_sends_the_next_viewer_to_hls(media: MediaService,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     broadcast = media._broadcast(AUDIENCE)
     media.config = replace(media.config, max_viewers=1)
     first, second = await watch(media, broadcast), Viewer()
@@ -181,6 +185,11 @@ async def test_a_full_relay_sends_the_next_viewer_to_hls(media: MediaService) ->
         with pytest.raises(MediaRefused) as refused:
             await media.view(broadcast, await second.offer())
         assert refused.value.code == "full" and broadcast.channel.viewer_count == 1
+        media.config = replace(media.config, max_viewers=100)
+        monkeypatch.setattr(service_module, "OVERLOAD_VIEWERS", 1)
+        media.lag = 0.8  # the event loop runs late: no new WebRTC viewer until it catches up
+        with pytest.raises(MediaRefused, match="behind its packets"):
+            await media.view(broadcast, await second.offer())
     finally:
         await first.close()
         await second.close()

@@ -54,7 +54,7 @@ class Settings:
     media_dir: str = ""  # HLS segments and recordings; empty: <data_dir>/media
     hls_segment_seconds: int = 2  # 1 to 6
     record_broadcasts: bool = True  # keep an MP4 of every broadcast
-    media_max_viewers: int = 200  # WebRTC viewers of one session on one process; beyond, they get HLS
+    media_max_viewers: int = 150  # WebRTC viewers of one session on one process; beyond, they get HLS
 
     @property
     def documents_path(self) -> Path:
