@@ -239,3 +239,23 @@ def test_watching_long_enough_makes_a_participant_present_online(app_settings: A
                     break
                 time.sleep(0.3)
             assert online.left_early
+
+
+def test_a_resync_that_read_the_store_too_early_loses_nothing() -> None:
+    """A change applied while a resync read the store is replayed after it, counted once."""
+    from datetime import UTC, datetime
+
+    from conference.units import Unit, UnitTree, UnitType
+    from web.live.tally import HallInfo, Invitee, SessionTally
+
+    tree = UnitTree([Unit(1, "P", "Tỉnh", UnitType.PROVINCE, None), Unit(2, "C", "Chi bộ", UnitType.CELL, 1)])
+    tally = SessionTally({"id": 1}, tree, [HallInfo(5, "Hội trường", 2, 1, "in_person")],
+                         {10: Invitee(5, 2, True), 11: Invitee(5, 2, True)}, {}, {})
+    now = datetime.now(UTC)
+    tally.apply(10, "present_in_person", now, "Nguyễn Văn An", 5, "qr")
+    tally.resync({}, {})  # the store was read before that check-in committed
+    assert tally.totals(1, 0)["in_person"] == 0
+    tally.apply(10, "present_in_person", now, "Nguyễn Văn An", 5, "qr", replay=True)
+    snapshot = tally.unit_snapshot(1, 0)
+    assert snapshot["totals"]["in_person"] == 1 and len(snapshot["recent"]) == 1
+    assert sum(snapshot["rate"].values()) == 1

@@ -58,7 +58,8 @@ def serve_app(settings: Settings) -> None:
 
     run(preflight)  # a wrong DATABASE_URL or an old schema stops here, in one line
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                proxy_headers=True, forwarded_allow_ips="*" if settings.host != "127.0.0.1" else None)
+                proxy_headers=True, forwarded_allow_ips="*" if settings.host != "127.0.0.1" else None,
+                ws_per_message_deflate=False)  # frames are encoded once for all; per-socket zlib state costs ~50 KiB
 
 
 # -- commands ---------------------------------------------------------------------------------------

@@ -119,6 +119,7 @@ class LiveSession:
     topics: dict[str, TopicState] = field(default_factory=dict)
     remote_viewers: dict[str, tuple[int, float]] = field(default_factory=dict)
     viewers_shown: int = -1
+    journal: list[dict[str, Any]] | None = None  # changes applied while a resync reads the store
 
 
 class Watching:
@@ -379,13 +380,16 @@ class Hub:
         if message.get("hub") != self.hub_id:
             self._apply(message.get("items", []))
 
-    def _apply(self, items: list[dict[str, Any]]) -> None:
+    def _apply(self, items: list[dict[str, Any]], replay: bool = False) -> None:
         for item in items:
             kind = item.get("k")
             live = self.sessions.get(item.get("s", -1))
+            if live is not None and live.journal is not None and kind in ("c", "h") and not replay:
+                live.journal.append(item)
             if kind == "c" and live is not None:
                 at = datetime.fromisoformat(item["at"]) if item.get("at") else None
-                live.tally.apply(item["p"], item["st"], at, item.get("n", ""), item.get("h"), item.get("m", ""))
+                live.tally.apply(item["p"], item["st"], at, item.get("n", ""), item.get("h"), item.get("m", ""),
+                                 replay=replay)
             elif kind == "h" and live is not None:
                 live.tally.report(item["h"], Reported(*item["r"]))
             elif kind == "p":
@@ -438,10 +442,16 @@ class Hub:
             self._resync_now.clear()
             self._forget_idle_topics()
             for live in list(self.sessions.values()):
+                live.journal = []
                 try:
-                    live.tally.resync(*await self._durable(live.session_id))
+                    durable = await self._durable(live.session_id)
                 except Exception as e:  # the store is down: try again next round
                     log.warning("resync of session %s failed: %s", live.session_id, e)
+                    continue
+                finally:
+                    journal, live.journal = live.journal, None
+                live.tally.resync(*durable)
+                self._apply(journal, replay=True)  # what arrived during the read may be missing from it
 
     def _saw_hall(self, hall_id: int, at: datetime) -> None:
         self._hall_seen[hall_id] = at

@@ -78,8 +78,10 @@ class SessionTally:
 
     # -- changes ------------------------------------------------------------------------------------
     def apply(self, person_id: int, status: str | None, at: datetime | None = None, name: str = "",
-              hall_id: int | None = None, method: str = "") -> None:
-        """A committed change of one person's status (None: their check-in was undone)."""
+              hall_id: int | None = None, method: str = "", replay: bool = False) -> None:
+        """A committed change of one person's status (None: their check-in was undone). A `replay` of a
+        change already applied once (after a resync) fixes the counts without counting it twice in the
+        rate and the recent feed."""
         inv = self.invited.get(person_id)
         old = self.statuses.get(person_id, "")
         new = status or ""
@@ -95,7 +97,7 @@ class SessionTally:
             counts.add(new, 1)
         self.changes.halls.add(inv.hall_id)
         self.changes.units.update(chain)
-        if new in (PRESENT_IN_PERSON, PRESENT_ONLINE) and at is not None:
+        if new in (PRESENT_IN_PERSON, PRESENT_ONLINE) and at is not None and not replay:
             minute = at.strftime("%Y-%m-%dT%H:%M")
             for u in chain:
                 self.rate[u][minute] += 1
@@ -190,7 +192,7 @@ class SessionTally:
             out["rate"] = {m: self.rate[unit_id][m] for m in sorted(minutes)}
         recent = [r for r in changes.recent if unit_id in self.chain(r["unit_id"])]
         if recent:
-            out["recent"] = recent[::-1]
+            out["recent"] = recent[:-RECENT_MAX - 1:-1]  # newest first, as many as a client keeps
         return out
 
     def hall_snapshot(self, hall_id: int) -> dict[str, Any]:
@@ -203,5 +205,5 @@ class SessionTally:
             out["hall"] = self.hall_row(hall_id)
         recent = [r for r in changes.recent if r["hall_id"] == hall_id]
         if recent:
-            out["recent"] = recent[::-1]
+            out["recent"] = recent[:-RECENT_MAX - 1:-1]  # newest first, as many as a client keeps
         return out
