@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import signal
 import threading
@@ -49,7 +50,7 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_check_in(database_url: str
             try:
                 with urllib.request.urlopen(request, timeout=10) as response:
                     answer = json.loads(response.read())
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError):
                 return  # the server is gone
             if answer["outcome"] == "accepted":
                 with lock:

@@ -119,8 +119,8 @@ async def shown(svc: Services, verdict: Verdict, lang: str) -> dict[str, Any]:
         "outcome": verdict.outcome.value,
         "reason": reason,
         "message": verdict_message(lang, verdict.outcome.value, reason, **params),
-        "person": plain(card) if card else None,
-        "checkin": plain(checkin) if checkin else None,
+        "person": flat(card) if card else None,
+        "checkin": flat(checkin) if checkin else None,
     }
 
 
