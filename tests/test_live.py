@@ -15,6 +15,7 @@ from tests.test_checkin_api import qr_text
 from tests.world import World, sign_in
 from web.live.hub import QUEUE_MAX, Conn
 from web.live.protocol import Close
+from web.live.tally import HallInfo, Invitee, SessionTally
 
 Socket = Any
 
@@ -245,17 +246,56 @@ def test_a_resync_that_read_the_store_too_early_loses_nothing() -> None:
     """A change applied while a resync read the store is replayed after it, counted once."""
     from datetime import UTC, datetime
 
-    from conference.units import Unit, UnitTree, UnitType
-    from web.live.tally import HallInfo, Invitee, SessionTally
-
-    tree = UnitTree([Unit(1, "P", "Tỉnh", UnitType.PROVINCE, None), Unit(2, "C", "Chi bộ", UnitType.CELL, 1)])
-    tally = SessionTally({"id": 1}, tree, [HallInfo(5, "Hội trường", 2, 1, "in_person")],
-                         {10: Invitee(5, 2, True), 11: Invitee(5, 2, True)}, {}, {})
+    tally = small_tally()
     now = datetime.now(UTC)
     tally.apply(10, "present_in_person", now, "Nguyễn Văn An", 5, "qr")
     tally.resync({}, {})  # the store was read before that check-in committed
     assert tally.totals(1, 0)["in_person"] == 0
     tally.apply(10, "present_in_person", now, "Nguyễn Văn An", 5, "qr", replay=True)
+    assert len(tally.unit_change(1, tally.take_changes(), 0, False)["recent"]) == 1
     snapshot = tally.unit_snapshot(1, 0)
     assert snapshot["totals"]["in_person"] == 1 and len(snapshot["recent"]) == 1
     assert sum(snapshot["rate"].values()) == 1
+
+
+def small_tally() -> SessionTally:
+    from conference.units import Unit, UnitTree, UnitType
+
+    tree = UnitTree([Unit(1, "P", "Tỉnh", UnitType.PROVINCE, None), Unit(2, "C", "Chi bộ", UnitType.CELL, 1)])
+    return SessionTally({"id": 1}, tree, [HallInfo(5, "Hội trường", 2, 1, "in_person")],
+                        {n: Invitee(5, 2, True) for n in range(10, 20)}, {}, {})
+
+
+def test_change_rows_carry_only_the_fields_that_changed() -> None:
+    """A client merging each change into its snapshot's rows ends with the rows the tally has."""
+    from datetime import UTC, datetime
+
+    tally = small_tally()
+    tally.take_changes()
+    shown = tally.unit_snapshot(1, 0)
+    now = datetime.now(UTC)
+    for person in (10, 11, 12):
+        tally.apply(person, "present_in_person", now, f"P{person}", 5, "qr")
+        tally.apply(person + 5, "absent_excused", now)
+        change = tally.unit_change(1, tally.take_changes(), 0, False)
+        assert set(change["halls"]["5"]) == {"in_person", "absent_excused", "percent"}
+        assert set(change["units"]["2"]) == {"in_person", "absent_excused", "percent"}
+        for key in ("halls", "units"):
+            for row, fields in change[key].items():
+                shown[key][row].update(fields)
+    assert shown["halls"]["5"] == tally.hall_row(5) and shown["units"]["2"] == tally.unit_row(2)
+    assert not tally.unit_change(1, tally.take_changes(), 0, False)  # nothing changed, nothing to send
+
+
+def test_a_snapshot_between_pushes_and_the_next_change_show_each_check_in_once() -> None:
+    from datetime import UTC, datetime
+
+    tally = small_tally()
+    now = datetime.now(UTC)
+    tally.apply(10, "present_in_person", now, "An", 5, "qr")
+    tally.take_changes()  # pushed
+    tally.apply(11, "present_in_person", now, "Bình", 5, "qr")  # not yet pushed
+    snapshot = tally.unit_snapshot(1, 0)
+    change = tally.unit_change(1, tally.take_changes(), 0, False)
+    assert [r["name"] for r in change["recent"] + snapshot["recent"]] == ["Bình", "An"]
+    assert snapshot["totals"]["in_person"] == 2 == change["totals"]["in_person"]

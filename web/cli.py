@@ -63,10 +63,15 @@ def serve_app(settings: Settings) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    from web.live.wire import WireProtocol
+
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                 access_log=settings.access_log,
                 proxy_headers=True, forwarded_allow_ips="*" if settings.host != "127.0.0.1" else None,
-                ws_per_message_deflate=False)  # frames are encoded once for all; per-socket zlib state costs ~50 KiB
+                # frames are encoded once for all subscribers and written straight to each socket
+                # (web/live/wire.py); per-socket zlib state would cost ~50 KiB and defeat that
+                ws=WireProtocol, ws_per_message_deflate=False,
+                ws_ping_interval=None)  # the protocol's own heartbeat (docs/PROTOCOL.md) finds dead clients
 
 
 # -- commands ---------------------------------------------------------------------------------------

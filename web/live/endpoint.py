@@ -34,6 +34,7 @@ from web.live.protocol import (
     frame,
     parse,
 )
+from web.live.wire import wire_of
 from web.services import services
 
 TICKET_SECONDS = 60
@@ -73,7 +74,7 @@ async def _identify(ws: WebSocket, hello: Hello) -> Conn:
             device = await services(ws).devices.authenticate(hello.device_token)
         except DeviceRejected:
             raise ProtocolError(Close.BAD_AUTH, "bad device token") from None
-    return Conn(ws.send_text, lambda code, reason: _close(ws, code, reason), user, device)
+    return Conn(ws.send_text, lambda code, reason: _close(ws, code, reason), user, device, wire_of(ws.scope))
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:

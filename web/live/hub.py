@@ -2,8 +2,8 @@
 
 - A committed change reaches the hub from the ledger (this process) or the bus (other processes),
   is applied to the session's tally, and is pushed at most 4 times a second per topic: one frame,
-  encoded once, queued to every subscriber.
-- Every connection has a bounded send queue; a client that cannot keep up is closed (4009) and never
+  encoded once, written to every subscriber's socket (web/live/wire.py).
+- What waits for a connection is bounded; a client that cannot keep up is closed (4009) and never
   holds anyone else back.
 - Each session's tally is rebuilt from the store when first needed, every 30 s, and when the bus
   reconnects: the store is the truth, the bus only makes it fast.
@@ -33,6 +33,7 @@ from web.facts import ConferenceFacts
 from web.live.bus import Bus
 from web.live.protocol import HEARTBEAT_S, TOPICS_MAX, Close, Topic, TopicKind, frame, parse_topic
 from web.live.tally import HallInfo, Invitee, Reported, SessionTally
+from web.live.wire import Wire, encode
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,10 @@ HALL_EXPIRY = timedelta(seconds=60)
 SEEN_PERSIST_SECONDS = 30.0
 VIEWERS_PUBLISH_SECONDS = 5.0
 VIEWERS_EXPIRY = 15.0
-QUEUE_MAX = 64
+QUEUE_MAX = 64  # frames waiting for a client sent through ASGI
+WIRE_BUFFER_MAX = 512 * 1024  # bytes waiting for a client written to its Wire
+CLOSE_SECONDS = 5.0  # a close frame a client does not take in this time: the connection is dropped
+FANOUT_CHUNK = 1000  # subscribers written to before the loop serves others
 HISTORY = 256
 TOPIC_IDLE_SECONDS = 300.0
 ONLINE_CHECK_SECONDS = 1.0
@@ -61,26 +65,37 @@ def spawn(work: Coroutine[Any, Any, Any]) -> None:
 
 
 class Conn:
-    """One WebSocket client: who it is, what it reads, and its bounded send queue."""
+    """One WebSocket client: who it is, what it reads, and how frames reach it: written to its `Wire`
+    when the server offers one, else through a bounded send queue. Either way a client that does not
+    keep up is closed as a slow consumer and holds nobody else back."""
 
-    __slots__ = ("_close", "_send", "closing", "device", "last_ping", "queue", "sender", "topics", "user")
+    __slots__ = ("_close", "_send", "closing", "device", "last_ping", "queue", "sender", "topics", "user", "wire")
 
     def __init__(self, send: Callable[[str], Awaitable[None]], close: Callable[[int, str], Coroutine[Any, Any, None]],
-                 user: User | None, device: Device | None) -> None:
+                 user: User | None, device: Device | None, wire: Wire | None = None) -> None:
         self._send = send
         self._close = close
         self.user = user
         self.device = device
+        self.wire = wire
         self.topics: set[str] = set()
-        self.queue: deque[str] = deque()
+        self.queue: deque[str] | None = None if wire is not None else deque()  # 0.6 KiB, unused with a wire
         self.last_ping = time.monotonic()
         self.closing = False
         self.sender: asyncio.Task[None] | None = None
 
-    def push(self, text: str) -> None:
-        """Queue a frame; a full queue closes the connection as a slow consumer."""
+    def push(self, text: str, encoded: bytes | None = None) -> None:
+        """Send a frame (`encoded`: the same, already encoded by `wire.encode`, for a frame many receive)."""
         if self.closing:
             return
+        if self.wire is not None:
+            waiting = self.wire.write(encoded if encoded is not None else encode(text))
+            if waiting is None:
+                self.closing = True  # the socket is closing; the endpoint's receive loop ends the connection
+            elif waiting > WIRE_BUFFER_MAX:
+                self.close_soon(Close.SLOW_CONSUMER, "slow consumer")
+            return
+        assert self.queue is not None
         if len(self.queue) >= QUEUE_MAX:
             self.close_soon(Close.SLOW_CONSUMER, "slow consumer")
             return
@@ -98,8 +113,16 @@ class Conn:
     def close_soon(self, code: int, reason: str) -> None:
         if not self.closing:
             self.closing = True
-            self.queue.clear()
-            spawn(self._close(code, reason))
+            if self.queue is not None:
+                self.queue.clear()
+            spawn(self._closing(code, reason))
+
+    async def _closing(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self._close(code, reason), CLOSE_SECONDS)
+        except TimeoutError:
+            if self.wire is not None:
+                self.wire.abort()
 
 
 @dataclass
@@ -109,6 +132,7 @@ class TopicState:
     subscribers: set[Conn] = field(default_factory=set)
     history: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=HISTORY))
     idle_since: float = 0.0  # monotonic time the last subscriber left
+    snapshot: tuple[tuple[int, int], str, bytes] | None = None  # ((seq, viewers), frame, encoded) until a flush
 
 
 @dataclass
@@ -257,8 +281,14 @@ class Hub:
             for text in missed:
                 conn.push(text)
             return
-        conn.push(frame("snapshot", topic=str(topic), seq=state.seq, epoch=self.epoch,
-                        data=self._snapshot(live, topic)))
+        viewers = self._viewers(live)
+        if state.snapshot is None or state.snapshot[0] != (state.seq, viewers):
+            # one snapshot per topic between flushes, however many subscribe: whatever changed since it
+            # was built is in the next change frame, which lists every field changed since the last one
+            text = frame("snapshot", topic=str(topic), seq=state.seq, epoch=self.epoch,
+                         data=self._snapshot(live, topic, viewers))
+            state.snapshot = ((state.seq, viewers), text, encode(text))
+        conn.push(state.snapshot[1], state.snapshot[2])
 
     def unsubscribe(self, conn: Conn, name: str) -> None:
         conn.topics.discard(name)
@@ -335,10 +365,10 @@ class Hub:
                     for h in await self.ledger.store.headcounts_of(session_id)}
         return statuses, reported
 
-    def _snapshot(self, live: LiveSession, topic: Topic) -> dict[str, Any]:
+    def _snapshot(self, live: LiveSession, topic: Topic, viewers: int) -> dict[str, Any]:
         if topic.kind is TopicKind.HALL:
             return live.tally.hall_snapshot(topic.target)
-        return live.tally.unit_snapshot(topic.target, self._viewers(live))
+        return live.tally.unit_snapshot(topic.target, viewers)
 
     # -- changes: from the ledger, over the bus, to the tallies ---------------------------------------
     def _on_commit(self, changes: list[Committed | Headcount]) -> None:
@@ -405,22 +435,30 @@ class Hub:
 
     # -- the loops ----------------------------------------------------------------------------------
     async def _flush_loop(self) -> None:
+        """A flush every FLUSH_SECONDS, start to start: the time a fan-out takes is not added to the wait
+        (when it takes longer, the next flush follows at once: coalescing grows with the load)."""
+        due = time.monotonic()
         while True:
-            await asyncio.sleep(FLUSH_SECONDS)
+            due = max(due + FLUSH_SECONDS, time.monotonic())
+            await asyncio.sleep(due - time.monotonic())
             for live in list(self.sessions.values()):
                 try:
-                    self._flush(live)
+                    for text, subscribers in self._flush(live):
+                        await self._fan_out(text, subscribers)
                 except Exception:
                     log.exception("flush of session %s failed", live.session_id)
 
-    def _flush(self, live: LiveSession) -> None:
+    def _flush(self, live: LiveSession) -> list[tuple[str, list[Conn]]]:
+        """The session's change frames since the last flush, each with the subscribers it goes to."""
         viewers = self._viewers(live)
         viewers_changed = viewers != live.viewers_shown
         if live.tally.changes.empty() and not viewers_changed:
-            return
+            return []
         live.viewers_shown = viewers
         changes = live.tally.take_changes()
+        out = []
         for name, state in live.topics.items():
+            state.snapshot = None
             if state.topic.kind is TopicKind.VIEWER:
                 continue  # a topic without subscribers still records its changes: a client may resume
             if state.topic.kind is TopicKind.UNIT:
@@ -432,8 +470,19 @@ class Hub:
             state.seq += 1
             text = frame("change", topic=name, seq=state.seq, data=data)
             state.history.append((state.seq, text))
-            for conn in list(state.subscribers):
-                conn.push(text)
+            out.append((text, list(state.subscribers)))
+        return out
+
+    @staticmethod
+    async def _fan_out(text: str, subscribers: list[Conn]) -> None:
+        """One frame to many, encoded once; every FANOUT_CHUNK subscribers the loop serves the rest
+        (check-ins keep being answered while 10,000 dashboards are written to)."""
+        encoded = encode(text)
+        for start in range(0, len(subscribers), FANOUT_CHUNK):
+            if start:
+                await asyncio.sleep(0)
+            for conn in subscribers[start:start + FANOUT_CHUNK]:
+                conn.push(text, encoded)
 
     async def _resync_loop(self) -> None:
         while True:

@@ -28,7 +28,8 @@ from web.counting import (
 
 __all__ = ["Changes", "Counts", "HallInfo", "Invitee", "Reported", "SessionTally"]
 
-RECENT_MAX = 30
+RECENT_MAX = 30  # check-ins a snapshot's feed holds
+RECENT_PER_CHANGE = 8  # the newest check-ins a change frame carries: 32 a second to read, more than anyone does
 
 
 @dataclass
@@ -37,6 +38,9 @@ class Changes:
     units: set[int] = field(default_factory=set)
     minutes: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # unit -> minutes
     recent: list[dict[str, Any]] = field(default_factory=list)
+    # filled by `take_changes`: of each changed row, the fields that differ from the last push
+    hall_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    unit_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def empty(self) -> bool:
         return not (self.halls or self.units or self.minutes or self.recent)
@@ -60,6 +64,9 @@ class SessionTally:
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_MAX)
         self.changes = Changes()
         self._load(statuses, reported)
+        # each row as the last push left it (a subscriber's snapshot holds it or a later one)
+        self._shown_halls: dict[int, dict[str, Any]] = {h: self.hall_row(h) for h in self.halls}
+        self._shown_units: dict[int, dict[str, Any]] = {u: self.unit_row(u) for u in self.unit_counts if u in tree}
 
     def chain(self, unit_id: int) -> list[int]:
         """The unit and its ancestors (cached: the tree does not change under a session)."""
@@ -135,7 +142,18 @@ class SessionTally:
             self.changes.units.update(self.chain(self.halls[h].unit_id))
 
     def take_changes(self) -> Changes:
+        """What changed since the last call, with the changed fields of each changed row: a change frame
+        carries only those (clients merge them into their rows), a tenth of the full rows' size."""
         taken, self.changes = self.changes, Changes()
+        for h in taken.halls:
+            diff = _diff(self._shown_halls, h, self.hall_row(h))
+            if diff:
+                taken.hall_rows[h] = diff
+        for u in taken.units:
+            if u in self.tree:
+                diff = _diff(self._shown_units, u, self.unit_row(u))
+                if diff:
+                    taken.unit_rows[u] = diff
         return taken
 
     # -- views --------------------------------------------------------------------------------------
@@ -172,19 +190,25 @@ class SessionTally:
             "halls": {str(h): self.hall_row(h) for h in self._subtree_halls.get(unit_id, [])},
             "units": {str(c.id): self.unit_row(c.id) for c in self.tree.children(unit_id)},
             "rate": dict(sorted(self.rate[unit_id].items())) if unit_id in self.rate else {},
-            "recent": [r for r in self.recent if unit_id in self.chain(r["unit_id"])],
+            "recent": [r for r in self._pushed_recent() if unit_id in self.chain(r["unit_id"])],
         }
+
+    def _pushed_recent(self) -> list[dict[str, Any]]:
+        """The recent check-ins already pushed: the others come in the next change frame (a snapshot
+        holding them too would show them twice)."""
+        pending = {id(r) for r in self.changes.recent}
+        return [r for r in self.recent if id(r) not in pending]
 
     def unit_change(self, unit_id: int, changes: Changes, viewers: int, viewers_changed: bool) -> dict[str, Any]:
         """What a subscriber of unit `unit_id` needs from `changes` (empty dict: nothing)."""
         out: dict[str, Any] = {}
         subtree_halls = self._subtree_halls.get(unit_id, [])
-        halls = [h for h in subtree_halls if h in changes.halls]
+        halls = [h for h in subtree_halls if h in changes.hall_rows]
         if halls:
-            out["halls"] = {str(h): self.hall_row(h) for h in halls}
-        units = [c.id for c in self.tree.children(unit_id) if c.id in changes.units]
+            out["halls"] = {str(h): changes.hall_rows[h] for h in halls}
+        units = [c.id for c in self.tree.children(unit_id) if c.id in changes.unit_rows]
         if units:
-            out["units"] = {str(u): self.unit_row(u) for u in units}
+            out["units"] = {str(u): changes.unit_rows[u] for u in units}
         if unit_id in changes.units or halls or viewers_changed:
             out["totals"] = self.totals(unit_id, viewers)
         minutes = changes.minutes.get(unit_id)
@@ -192,12 +216,12 @@ class SessionTally:
             out["rate"] = {m: self.rate[unit_id][m] for m in sorted(minutes)}
         recent = [r for r in changes.recent if unit_id in self.chain(r["unit_id"])]
         if recent:
-            out["recent"] = recent[:-RECENT_MAX - 1:-1]  # newest first, as many as a client keeps
+            out["recent"] = recent[:-RECENT_PER_CHANGE - 1:-1]  # newest first
         return out
 
     def hall_snapshot(self, hall_id: int) -> dict[str, Any]:
         return {"session": self.session, "hall": self.hall_row(hall_id),
-                "recent": [r for r in self.recent if r["hall_id"] == hall_id]}
+                "recent": [r for r in self._pushed_recent() if r["hall_id"] == hall_id]}
 
     def hall_change(self, hall_id: int, changes: Changes) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -205,5 +229,15 @@ class SessionTally:
             out["hall"] = self.hall_row(hall_id)
         recent = [r for r in changes.recent if r["hall_id"] == hall_id]
         if recent:
-            out["recent"] = recent[:-RECENT_MAX - 1:-1]  # newest first, as many as a client keeps
+            out["recent"] = recent[:-RECENT_PER_CHANGE - 1:-1]  # newest first
         return out
+
+
+def _diff(shown: dict[int, dict[str, Any]], key: int, row: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `row` that differ from the row last shown under `key` (all of them the first time);
+    `row` becomes the one shown."""
+    before = shown.get(key)
+    shown[key] = row
+    if before is None:
+        return row
+    return {k: v for k, v in row.items() if before.get(k) != v}

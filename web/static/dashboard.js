@@ -99,9 +99,10 @@
     if (d.totals) data.totals = d.totals;
     const changedHalls = [];
     if (d.halls) {
-      Object.keys(d.halls).forEach(function (id) { data.halls[id] = d.halls[id]; changedHalls.push(id); });
+      // a change carries only the fields of a row that changed: merge them into the row
+      Object.keys(d.halls).forEach(function (id) { data.halls[id] = Object.assign(data.halls[id] || {}, d.halls[id]); changedHalls.push(id); });
     }
-    if (d.units) Object.keys(d.units).forEach(function (id) { data.units[id] = d.units[id]; });
+    if (d.units) Object.keys(d.units).forEach(function (id) { data.units[id] = Object.assign(data.units[id] || {}, d.units[id]); });
     if (d.rate) Object.keys(d.rate).forEach(function (m) { data.rate[m] = d.rate[m]; });
     if (d.recent && d.recent.length) data.recent = d.recent.concat(whole ? [] : data.recent).slice(0, RECENT_MAX);
     render(d, whole, changedHalls);
