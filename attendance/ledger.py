@@ -204,6 +204,10 @@ class Ledger:
     async def checkins(self, session_id: int) -> list[CheckIn]:
         return await self.store.checkins_of(session_id)
 
+    async def statuses(self, session_id: int) -> dict[int, str]:
+        """person id -> status of everyone with a check-in record in the session."""
+        return await self.store.statuses_of(session_id)
+
     # -- internals ----------------------------------------------------------------------------------
     def _notify(self, changes: list[Committed | Headcount]) -> None:
         for listener in self.listeners:

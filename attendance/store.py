@@ -221,6 +221,14 @@ class LedgerStore:
             rows = await c.execute(select(t.checkins).where(t.checkins.c.session_id == session_id))
             return [_checkin(r) for r in rows]
 
+    async def statuses_of(self, session_id: int) -> dict[int, str]:
+        """Each checked-in person's status: two columns, for counting (a province's 70,000 rows in a
+        fraction of what whole check-ins take)."""
+        async with self.engine.connect() as c:
+            rows = await c.execute(select(t.checkins.c.person_id, t.checkins.c.status)
+                                   .where(t.checkins.c.session_id == session_id))
+            return {person: status for person, status in rows}
+
     async def checkin(self, session_id: int, person_id: int) -> CheckIn | None:
         async with self.engine.connect() as c:
             row = (await c.execute(select(t.checkins).where(

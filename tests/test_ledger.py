@@ -101,6 +101,14 @@ async def test_five_kiosks_at_once_make_one_check_in(setup: Setup, engine: Async
     assert await count(engine, at.scan_events) == 5
 
 
+async def test_statuses_are_the_check_ins_in_two_columns(setup: Setup) -> None:
+    for i in range(3):
+        await setup.ledger.scan(kiosk_scan(setup, i), setup.texts[setup.persons[i]])
+    statuses = await setup.ledger.statuses(setup.session_id)
+    assert statuses == {c.person_id: c.status.value for c in await setup.ledger.checkins(setup.session_id)}
+    assert set(statuses) == set(setup.persons[:3]) and set(statuses.values()) == {"present_in_person"}
+
+
 async def test_two_processes_racing_make_one_check_in(setup: Setup, engine: AsyncEngine) -> None:
     """Two ledgers on one database (as two hub processes): the database's key decides."""
     other, _ = await make_ledger(engine, setup.ledger.facts.conference)  # type: ignore[attr-defined]

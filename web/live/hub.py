@@ -5,7 +5,7 @@
   encoded once, written to every subscriber's socket (web/live/wire.py).
 - What waits for a connection is bounded; a client that cannot keep up is closed (4009) and never
   holds anyone else back.
-- Each session's tally is rebuilt from the store when first needed, every 30 s, and when the bus
+- Each session's tally is rebuilt from the store when first needed, every 60 s, and when the bus
   reconnects: the store is the truth, the bus only makes it fast.
 """
 
@@ -38,7 +38,7 @@ from web.live.wire import Wire, encode
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.25
-RESYNC_SECONDS = 15.0
+RESYNC_SECONDS = 60.0  # a safety net: a lost bus message also makes every hub resync at once
 PRESENCE_SECONDS = 2.0
 HALL_EXPIRY = timedelta(seconds=60)
 SEEN_PERSIST_SECONDS = 30.0
@@ -360,7 +360,7 @@ class Hub:
         return live
 
     async def _durable(self, session_id: int) -> tuple[dict[int, str], dict[int, Reported]]:
-        statuses = {c.person_id: c.status.value for c in await self.ledger.checkins(session_id)}
+        statuses = await self.ledger.statuses(session_id)
         reported = {h.hall_id: Reported(h.expected, h.present, h.absent_excused, h.absent_unexcused)
                     for h in await self.ledger.store.headcounts_of(session_id)}
         return statuses, reported
