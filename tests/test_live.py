@@ -258,12 +258,12 @@ def test_a_resync_that_read_the_store_too_early_loses_nothing() -> None:
     assert sum(snapshot["rate"].values()) == 1
 
 
-def small_tally() -> SessionTally:
+def small_tally(people: int = 10) -> SessionTally:
     from conference.units import Unit, UnitTree, UnitType
 
     tree = UnitTree([Unit(1, "P", "Tỉnh", UnitType.PROVINCE, None), Unit(2, "C", "Chi bộ", UnitType.CELL, 1)])
     return SessionTally({"id": 1}, tree, [HallInfo(5, "Hội trường", 2, 1, "in_person")],
-                        {n: Invitee(5, 2, True) for n in range(10, 20)}, {}, {})
+                        {n: Invitee(5, 2, True) for n in range(10, 10 + people)}, {}, {})
 
 
 def test_change_rows_carry_only_the_fields_that_changed() -> None:
@@ -299,3 +299,22 @@ def test_a_snapshot_between_pushes_and_the_next_change_show_each_check_in_once()
     change = tally.unit_change(1, tally.take_changes(), 0, False)
     assert [r["name"] for r in change["recent"] + snapshot["recent"]] == ["Bình", "An"]
     assert snapshot["totals"]["in_person"] == 2 == change["totals"]["in_person"]
+
+
+def test_a_hub_starting_mid_session_rebuilds_the_chart_and_the_feed_from_the_store() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from web.live.tally import RECENT_MAX, Arrival
+
+    seen = small_tally(40)  # a hub that saw the check-ins arrive
+    start = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    arrivals = [Arrival(10 + n, start + timedelta(seconds=20 * n), 5, "qr") for n in range(40)]
+    for a in arrivals:
+        seen.apply(a.person_id, "present_in_person", a.at, f"P{a.person_id}", a.hall_id, a.method)
+    late = small_tally(40)  # one started afterwards, from the store
+    late.load_history(arrivals, {p: f"P{p}" for p in range(10, 50)})
+    rate = {f"2026-11-25T07:{m:02d}": 3 for m in range(13)} | {"2026-11-25T07:13": 1}
+    assert late.unit_snapshot(1, 0)["rate"] == seen.unit_snapshot(1, 0)["rate"] == rate
+    seen.take_changes()  # pushed: the snapshot's feed holds them
+    assert late.unit_snapshot(1, 0)["recent"] == seen.unit_snapshot(1, 0)["recent"]
+    assert len(late.recent) == RECENT_MAX and late.recent[0]["name"] == "P49"

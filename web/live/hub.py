@@ -32,7 +32,7 @@ from conference.service import ConferenceService
 from web.facts import ConferenceFacts
 from web.live.bus import Bus
 from web.live.protocol import HEARTBEAT_S, TOPICS_MAX, Close, Topic, TopicKind, frame, parse_topic
-from web.live.tally import HallInfo, Invitee, Reported, SessionTally
+from web.live.tally import RECENT_MAX, Arrival, HallInfo, Invitee, Reported, SessionTally
 from web.live.wire import Wire, encode
 
 log = logging.getLogger(__name__)
@@ -345,12 +345,17 @@ class Hub:
         halls = await store.halls_of(session.conference_id)
         invited = await self.facts.invited(session.conference_id)
         persons = await store.persons_by_ids(list(invited))
+        checkins = await self.ledger.checkins(session_id)
         tally = SessionTally(
             {"id": session.id, "title": session.title, "starts_at": session.starts_at.isoformat()}, tree,
             [HallInfo(h.id, h.name, h.unit_id, h.level, h.channel.value) for h in halls],
             {p: Invitee(hall, persons[p].unit_id, not persons[p].exempt)
              for p, hall in invited.items() if p in persons},
-            *await self._durable(session_id))
+            {c.person_id: c.status.value for c in checkins}, await self._reported(session_id))
+        arrivals = sorted((Arrival(c.person_id, c.server_time, c.hall_id, c.method.value) for c in checkins
+                           if c.present), key=lambda a: a.at)
+        cards = await self.facts.cards([a.person_id for a in arrivals[-RECENT_MAX:]])
+        tally.load_history(arrivals, {p: card.full_name for p, card in cards.items()})
         for h in halls:
             if h.last_seen_at is not None:
                 self._hall_seen[h.id] = max(h.last_seen_at, self._hall_seen.get(h.id, h.last_seen_at))
@@ -360,10 +365,11 @@ class Hub:
         return live
 
     async def _durable(self, session_id: int) -> tuple[dict[int, str], dict[int, Reported]]:
-        statuses = await self.ledger.statuses(session_id)
-        reported = {h.hall_id: Reported(h.expected, h.present, h.absent_excused, h.absent_unexcused)
-                    for h in await self.ledger.store.headcounts_of(session_id)}
-        return statuses, reported
+        return await self.ledger.statuses(session_id), await self._reported(session_id)
+
+    async def _reported(self, session_id: int) -> dict[int, Reported]:
+        return {h.hall_id: Reported(h.expected, h.present, h.absent_excused, h.absent_unexcused)
+                for h in await self.ledger.store.headcounts_of(session_id)}
 
     def _snapshot(self, live: LiveSession, topic: Topic, viewers: int) -> dict[str, Any]:
         if topic.kind is TopicKind.HALL:

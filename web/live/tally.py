@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from conference.units import UnitTree
 from web.counting import (
@@ -26,10 +26,19 @@ from web.counting import (
     reported_present,
 )
 
-__all__ = ["Changes", "Counts", "HallInfo", "Invitee", "Reported", "SessionTally"]
+__all__ = ["Arrival", "Changes", "Counts", "HallInfo", "Invitee", "Reported", "SessionTally"]
 
 RECENT_MAX = 30  # check-ins a snapshot's feed holds
 RECENT_PER_CHANGE = 8  # the newest check-ins a change frame carries: 32 a second to read, more than anyone does
+
+
+class Arrival(NamedTuple):
+    """A present check-in, as the rate chart and the feed need it."""
+
+    person_id: int
+    at: datetime
+    hall_id: int | None
+    method: str
 
 
 @dataclass
@@ -109,11 +118,29 @@ class SessionTally:
             for u in chain:
                 self.rate[u][minute] += 1
                 self.changes.minutes[u].add(minute)
-            shown_hall = hall_id if hall_id in self.halls else inv.hall_id
-            item = {"at": at.isoformat(), "name": name, "hall": self.halls[shown_hall].name if shown_hall in
-                    self.halls else "", "hall_id": shown_hall, "unit_id": inv.unit_id, "method": method}
+            item = self._feed_item(Arrival(person_id, at, hall_id, method), inv, name)
             self.recent.appendleft(item)
             self.changes.recent.append(item)
+
+    def load_history(self, arrivals: list[Arrival], names: dict[int, str]) -> None:
+        """The check-in rate and the recent feed rebuilt from the store's check-ins, `arrivals` oldest
+        first (a hub that starts or restarts mid-session shows the same chart and feed as one that saw
+        them arrive); `names` of the newest arrivals at least."""
+        for a in arrivals:
+            inv = self.invited.get(a.person_id)
+            if inv is not None:
+                minute = a.at.strftime("%Y-%m-%dT%H:%M")
+                for u in self.chain(inv.unit_id):
+                    self.rate[u][minute] += 1
+        for a in arrivals[-RECENT_MAX:]:
+            inv = self.invited.get(a.person_id)
+            if inv is not None:
+                self.recent.appendleft(self._feed_item(a, inv, names.get(a.person_id, "")))
+
+    def _feed_item(self, a: Arrival, inv: Invitee, name: str) -> dict[str, Any]:
+        shown_hall = a.hall_id if a.hall_id in self.halls else inv.hall_id
+        return {"at": a.at.isoformat(), "name": name, "hall": self.halls[shown_hall].name if shown_hall in
+                self.halls else "", "hall_id": shown_hall, "unit_id": inv.unit_id, "method": a.method}
 
     def report(self, hall_id: int, reported: Reported | None) -> None:
         if hall_id not in self.halls:
