@@ -204,6 +204,16 @@ class Ledger:
     async def checkins(self, session_id: int) -> list[CheckIn]:
         return await self.store.checkins_of(session_id)
 
+    async def watched(self, seconds: dict[tuple[int, int], float], writer: str) -> dict[tuple[int, int], float]:
+        """Add participants' watched seconds per (session, person), as counted by hub `writer`; their totals
+        over every hub."""
+        return await self.store.add_watch_time(seconds, self.clock(), writer)
+
+    async def watching_elsewhere(self, session_id: int, person_id: int, writer: str) -> bool:
+        """Whether the last hub to add to the person's watch time of the session was another than `writer`."""
+        last = await self.store.watch_writer(session_id, person_id)
+        return last is not None and last != writer
+
     async def statuses(self, session_id: int) -> dict[int, str]:
         """person id -> status of everyone with a check-in record in the session."""
         return await self.store.statuses_of(session_id)

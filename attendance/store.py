@@ -322,6 +322,30 @@ class LedgerStore:
         async with self.engine.begin() as c:
             await c.execute(stmt.on_conflict_do_update(index_elements=["session_id", "hall_id"], set_=values))
 
+    async def add_watch_time(self, seconds: dict[tuple[int, int], float], now: datetime, writer: str
+                             ) -> dict[tuple[int, int], float]:
+        """Add watched seconds per (session, person), from any number of hubs at once; the totals."""
+        totals: dict[tuple[int, int], float] = {}
+        rows = [{"session_id": s, "person_id": p, "seconds": n, "updated_at": now, "writer": writer}
+                for (s, p), n in sorted(seconds.items())]  # one lock order for every hub: no deadlock
+        async with self.engine.begin() as c:
+            for i in range(0, len(rows), 500):
+                stmt = self._insert(t.watch_time).values(rows[i:i + 500])
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["session_id", "person_id"],
+                    set_={"seconds": t.watch_time.c.seconds + stmt.excluded.seconds,
+                          "updated_at": stmt.excluded.updated_at, "writer": stmt.excluded.writer})
+                result = await c.execute(stmt.returning(t.watch_time.c.session_id, t.watch_time.c.person_id,
+                                                        t.watch_time.c.seconds))
+                totals.update({(r.session_id, r.person_id): float(r.seconds) for r in result})
+        return totals
+
+    async def watch_writer(self, session_id: int, person_id: int) -> str | None:
+        """The hub that last added to the person's watch time of the session."""
+        async with self.engine.connect() as c:
+            return (await c.execute(select(t.watch_time.c.writer).where(
+                t.watch_time.c.session_id == session_id, t.watch_time.c.person_id == person_id))).scalar()
+
     async def headcounts_of(self, session_id: int) -> list[Headcount]:
         async with self.engine.connect() as c:
             rows = await c.execute(select(t.headcounts).where(t.headcounts.c.session_id == session_id))

@@ -108,6 +108,15 @@ headcounts = Table(
     Column("reported_at", AwareUTC, nullable=False),
 )
 
+watch_time = Table(  # how long each participant has watched each session from a browser, over every hub
+    "watch_time", metadata,
+    Column("session_id", Integer, primary_key=True, autoincrement=False),
+    Column("person_id", Integer, primary_key=True, autoincrement=False),
+    Column("seconds", Float, nullable=False),
+    Column("updated_at", AwareUTC, nullable=False),
+    Column("writer", String(100), nullable=False),  # the hub (process) that added to it last
+)
+
 consents = Table(
     "consents", metadata,
     Column("id", Integer, primary_key=True),

@@ -109,6 +109,22 @@ async def test_statuses_are_the_check_ins_in_two_columns(setup: Setup) -> None:
     assert set(statuses) == set(setup.persons[:3]) and set(statuses.values()) == {"present_in_person"}
 
 
+async def test_watch_time_adds_up_over_hubs_and_remembers_the_last_writer(setup: Setup) -> None:
+    s = setup.session_id
+    a, b = setup.persons[:2]
+    first = await setup.ledger.watched({(s, a): 30.0, (s, b): 5.0}, "hub1")
+    assert first == {(s, a): 30.0, (s, b): 5.0}
+    other, _ = await make_ledger(setup.ledger.store.engine, setup.ledger.facts.conference)  # type: ignore[attr-defined]
+    try:  # two hubs adding at once: nothing lost
+        x, y = await asyncio.gather(setup.ledger.watched({(s, a): 10.0}, "hub1"), other.watched({(s, a): 20.0}, "hub2"))
+        assert max(x[(s, a)], y[(s, a)]) == 60.0
+    finally:
+        await other.stop()
+    assert await setup.ledger.watching_elsewhere(s, b, "hub1") is False
+    assert await setup.ledger.watching_elsewhere(s, a, "hub1") is (x[(s, a)] == 40.0)  # hub2 wrote last
+    assert await setup.ledger.watching_elsewhere(s, setup.persons[2], "hub1") is False  # never watched
+
+
 async def test_two_processes_racing_make_one_check_in(setup: Setup, engine: AsyncEngine) -> None:
     """Two ledgers on one database (as two hub processes): the database's key decides."""
     other, _ = await make_ledger(engine, setup.ledger.facts.conference)  # type: ignore[attr-defined]

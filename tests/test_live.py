@@ -242,6 +242,55 @@ def test_watching_long_enough_makes_a_participant_present_online(app_settings: A
             assert online.left_early
 
 
+def test_watch_time_follows_a_participant_to_another_hub(app_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hub processes on one store: seconds watched on the first count on the second, and the
+    first does not take a participant who moved for one who left."""
+    from dataclasses import replace
+
+    from tests.world import build_world
+    from web import app as app_module
+    from web.live import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "WATCH_STORE_SECONDS", 0.3)
+    settings = replace(app_settings, online_after_minutes=0.05)  # 3 s of watching
+
+    def watch(client: TestClient, session_id: int, seconds: float) -> None:
+        with client.websocket_connect("/ws") as viewer:
+            hello(viewer, ticket(client, "member.a1"))
+            viewer.send_json({"type": "subscribe", "topic": f"session:{session_id}/viewer"})
+            assert viewer.receive_json()["type"] == "subscribed"
+            for _ in range(int(seconds / 0.4)):
+                time.sleep(0.4)
+                viewer.send_json({"type": "ping"})
+                viewer.receive_json()
+            time.sleep(1.0)  # stored before the socket goes
+
+    with TestClient(app_module.create_app(replace(settings, hub_id="a"))) as first:
+        assert first.portal is not None
+        services_a = first.app.state.services  # type: ignore[attr-defined]
+        world = first.portal.call(build_world, services_a)
+        services_a.hub.left_after_seconds = 2.0
+        with TestClient(app_module.create_app(replace(settings, hub_id="b"))) as second:
+            assert second.portal is not None
+            services_b = second.app.state.services  # type: ignore[attr-defined]
+            services_b.hub.left_after_seconds = 2.0
+            watch(first, world.session_id, 2.0)  # 2 s on hub a: not yet present
+            assert first.portal.call(services_a.ledger.checkins, world.session_id) == []
+            watch(second, world.session_id, 1.6)  # 1.6 s more on hub b: 3.6 s in all
+            [online] = first.portal.call(services_a.ledger.checkins, world.session_id)
+            assert online.status.value == "present_online" and not online.left_early
+            # back on hub a for 4 s: hub b, which checked them in, finds them silent after 2 s, but
+            # hub a counts them watching: they moved, they did not leave
+            watch(first, world.session_id, 4.0)
+            [online] = first.portal.call(services_a.ledger.checkins, world.session_id)
+            assert not online.left_early
+            deadline = time.monotonic() + 8  # then they leave, before the session ends: về sớm
+            while not online.left_early and time.monotonic() < deadline:
+                time.sleep(0.3)
+                [online] = first.portal.call(services_a.ledger.checkins, world.session_id)
+            assert online.left_early
+
+
 def test_a_resync_that_read_the_store_too_early_loses_nothing() -> None:
     """A change applied while a resync read the store is replayed after it, counted once."""
     from datetime import UTC, datetime

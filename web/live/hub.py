@@ -51,6 +51,7 @@ FANOUT_CHUNK = 1000  # subscribers written to before the loop serves others
 HISTORY = 256
 TOPIC_IDLE_SECONDS = 300.0
 ONLINE_CHECK_SECONDS = 1.0
+WATCH_STORE_SECONDS = 10.0
 LEFT_AFTER_SECONDS = 3 * HEARTBEAT_S
 
 
@@ -147,24 +148,46 @@ class LiveSession:
 
 
 class Watching:
-    """How long each participant has watched each session (from their viewer pings), pure bookkeeping."""
+    """How long each participant has watched each session (from their viewer pings), pure bookkeeping.
+
+    Seconds watched here are `pending` until handed to the store (`take`), which adds them to what the
+    other hubs counted and answers the totals (`stored`): a viewer moved to another hub goes on counting."""
 
     def __init__(self, online_after_seconds: float) -> None:
         self.online_after = online_after_seconds
-        self.seconds: dict[tuple[int, int], float] = {}
+        self.stored_seconds: dict[tuple[int, int], float] = {}
+        self.pending_seconds: dict[tuple[int, int], float] = {}
         self.last: dict[tuple[int, int], float] = {}
         self.present: set[tuple[int, int]] = set()
         self.pending: set[tuple[int, int]] = set()
 
     def watched(self, session_id: int, person_id: int, seconds: float, now: float) -> None:
         key = (session_id, person_id)
-        self.seconds[key] = self.seconds.get(key, 0.0) + max(seconds, 0.0)
+        self.pending_seconds[key] = self.pending_seconds.get(key, 0.0) + max(seconds, 0.0)
         self.last[key] = now
+
+    def seconds(self, key: tuple[int, int]) -> float:
+        return self.stored_seconds.get(key, 0.0) + self.pending_seconds.get(key, 0.0)
+
+    def take(self) -> dict[tuple[int, int], float]:
+        """The seconds not yet stored; `stored` (or `restore`, when the store failed) follows."""
+        taken, self.pending_seconds = self.pending_seconds, {}
+        return taken
+
+    def stored(self, totals: dict[tuple[int, int], float]) -> None:
+        for key, total in totals.items():
+            if key in self.last:  # not gone meanwhile
+                self.stored_seconds[key] = total
+
+    def restore(self, taken: dict[tuple[int, int], float]) -> None:
+        for key, seconds in taken.items():
+            if key in self.last:
+                self.pending_seconds[key] = self.pending_seconds.get(key, 0.0) + seconds
 
     def due(self, now: float) -> list[tuple[int, int]]:
         """Viewers who reached the threshold and are not yet checked in (each handed out once)."""
-        out = [k for k, s in self.seconds.items() if s >= self.online_after and k not in self.present
-               and k not in self.pending]
+        out = [k for k in self.last if k not in self.present and k not in self.pending
+               and self.seconds(k) >= self.online_after]
         self.pending.update(out)
         return out
 
@@ -177,10 +200,12 @@ class Watching:
 
     def gone(self, now: float, after: float) -> list[tuple[int, int]]:
         """Checked-in viewers silent for `after` seconds (each handed out once)."""
-        out = [k for k in self.present if now - self.last.get(k, now) > after]
-        for key in out:
+        silent = [k for k, last in self.last.items() if now - last > after]
+        out = [k for k in silent if k in self.present]
+        for key in silent:  # forgotten here; their seconds are in the store (or about to be)
             self.present.discard(key)
-            self.seconds.pop(key, None)
+            self.stored_seconds.pop(key, None)
+            del self.last[key]
         return out
 
 
@@ -223,6 +248,8 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        with contextlib.suppress(Exception):
+            await self._store_watch_time()
         if self._on_commit in self.ledger.listeners:
             self.ledger.listeners.remove(self._on_commit)
         await self.bus.stop()
@@ -556,14 +583,29 @@ class Hub:
                 await self._send([{"k": "v", "hub": self.hub_id, "n": counts}])
 
     async def _online_loop(self) -> None:
-        """Viewers who watched long enough become present online; those who then leave are flagged."""
+        """Viewers who watched long enough (on any hub) become present online; those who then leave are
+        flagged. What was watched here goes to the store every WATCH_STORE_SECONDS."""
+        stored_at = time.monotonic()
         while True:
             await asyncio.sleep(ONLINE_CHECK_SECONDS)
             now = time.monotonic()
+            if now - stored_at >= WATCH_STORE_SECONDS:
+                stored_at = now
+                await self._store_watch_time()
             for session_id, person_id in self.watching.due(now):
                 spawn(self._check_in_online(session_id, person_id))
             for session_id, person_id in self.watching.gone(now, self.left_after_seconds):
                 spawn(self._left(session_id, person_id))
+
+    async def _store_watch_time(self) -> None:
+        taken = self.watching.take()
+        if not taken:
+            return
+        try:
+            self.watching.stored(await self.ledger.watched(taken, self.epoch))
+        except Exception as e:  # the store is down: the seconds wait for the next round
+            log.warning("watch time of %s viewers not stored: %s", len(taken), e)
+            self.watching.restore(taken)
 
     async def _check_in_online(self, session_id: int, person_id: int) -> None:
         scan = Scan(session_id, None, Method.ONLINE, datetime.now(UTC), nonce=f"online-{session_id}-{person_id}")
@@ -579,7 +621,9 @@ class Hub:
     async def _left(self, session_id: int, person_id: int) -> None:
         try:
             session = await self.conference.store.get_session(session_id)
-            if datetime.now(UTC) < session.ends_at:
+            await self._store_watch_time()  # so that the last writer is another hub only if they moved there
+            moved = await self.ledger.watching_elsewhere(session_id, person_id, self.epoch)
+            if datetime.now(UTC) < session.ends_at and not moved:
                 await self.ledger.flag_left_early(session_id, person_id)
         except Exception as e:
             log.warning("left-early flag of person %s failed: %s", person_id, e)
