@@ -167,7 +167,9 @@ class ConferenceService:
     async def create_conference(
         self, actor: User, title: str, topic: str, mode: ConferenceMode, organiser_unit_id: int
     ) -> Conference:
-        authorize(actor, Action.MANAGE_CONFERENCE, organiser_unit_id, await self.tree())
+        tree = await self.tree()
+        tree.get(organiser_unit_id)  # NotFound: the organiser must be a unit of today's tree
+        authorize(actor, Action.MANAGE_CONFERENCE, organiser_unit_id, tree)
         return await self.store.add_conference(
             new_conference(title, topic, mode, organiser_unit_id, self.clock()))
 

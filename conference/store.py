@@ -247,6 +247,8 @@ class ConferenceStore:
         return _user(row) if row else None
 
     async def user_with_hash(self, username: str) -> tuple[User, str] | None:
+        if "\x00" in username:  # no user has one; PostgreSQL refuses to even compare it
+            return None
         async with self.engine.connect() as c:
             row = (await c.execute(select(t.users).where(t.users.c.username == username))).first()
         return (_user(row), row.password_hash) if row else None
@@ -433,6 +435,8 @@ class ConferenceStore:
             return {r.id: _user(r) for r in await c.execute(select(t.users).where(t.users.c.id.in_(wanted)))}
 
     async def user_by_name(self, username: str) -> User | None:
+        if "\x00" in username:  # no user has one; PostgreSQL refuses to even compare it
+            return None
         async with self.engine.connect() as c:
             row = (await c.execute(select(t.users).where(t.users.c.username == username))).first()
         return _user(row) if row else None

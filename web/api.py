@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -43,6 +44,13 @@ def ok(value: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(plain(value), status_code=status_code)
 
 
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL INTEGER, what every integer column holds
+
+
+def _no_constant(name: str) -> Any:
+    raise Invalid(f"request body has {name}, which is not JSON")
+
+
 async def body(request: Request, limit: int = BODY_MAX) -> dict[str, Any]:
     if int(request.headers.get("content-length") or 0) > limit:
         raise Invalid(f"request body over {limit} bytes")
@@ -50,12 +58,23 @@ async def body(request: Request, limit: int = BODY_MAX) -> dict[str, Any]:
     if len(raw) > limit:
         raise Invalid(f"request body over {limit} bytes")
     try:
-        data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(raw or b"{}", parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         raise Invalid("request body is not JSON") from None
     if not isinstance(data, dict):
         raise Invalid("request body must be a JSON object")
     return data
+
+
+def checked(value: Any, name: str) -> Any:
+    """A decoded value the stores can hold: integers in range, finite numbers, text without NUL."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX:
+        raise Invalid(f"{name} is out of range", field=name)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Invalid(f"{name} must be a finite number", field=name)
+    if isinstance(value, str) and "\x00" in value:
+        raise Invalid(f"{name} must not contain NUL characters", field=name)
+    return value
 
 
 def field(data: dict[str, Any], name: str, kind: type, default: Any = ...) -> Any:
@@ -68,7 +87,7 @@ def field(data: dict[str, Any], name: str, kind: type, default: Any = ...) -> An
         value = float(value)
     if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         raise Invalid(f"{name} must be {kind.__name__}", field=name)
-    return value
+    return checked(value, name)
 
 
 def choice(data: dict[str, Any], name: str, kind: type[Enum], default: Any = ...) -> Any:
@@ -80,12 +99,15 @@ def choice(data: dict[str, Any], name: str, kind: type[Enum], default: Any = ...
 
 
 def moment(data: dict[str, Any], name: str) -> datetime:
+    """An ISO 8601 date and time with its UTC offset, in years 1900 to 2999 (arithmetic on it cannot overflow)."""
     try:
         value = datetime.fromisoformat(field(data, name, str))
     except ValueError:
         raise Invalid(f"{name} must be an ISO 8601 date and time", field=name) from None
     if value.tzinfo is None:
         raise Invalid(f"{name} needs a UTC offset, e.g. 2026-12-01T07:30:00+07:00", field=name)
+    if not 1900 <= value.year <= 2999:
+        raise Invalid(f"{name} must be in the years 1900 to 2999", field=name)
     return value
 
 
@@ -94,14 +116,24 @@ def path_int(request: Request, name: str) -> int:
     return value
 
 
-def query_int(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
+def whole(raw: str, name: str) -> int:
+    """A whole number typed as text (a query parameter, a form field), in range."""
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise Invalid(f"{name} must be a whole number", field=name) from None
+    in_range: int = checked(value, name)
+    return in_range
+
+
+def query_int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    return default if raw is None else whole(raw, name)
+
+
+def query_text(request: Request, name: str, default: str = "") -> str:
+    """A text query parameter (a search, a code), without NUL."""
+    return str(checked(request.query_params.get(name, default), name))
 
 
 # -- signed-in users -------------------------------------------------------------------------------
@@ -155,7 +187,7 @@ async def halls(request: Request) -> JSONResponse:
 async def people(request: Request) -> JSONResponse:
     user = await api_user(request)
     page = await services(request).conference.people(
-        user, path_int(request, "uid"), request.query_params.get("q", ""), query_int(request, "limit", 50),
+        user, path_int(request, "uid"), query_text(request, "q"), query_int(request, "limit", 50),
         query_int(request, "offset", 0))
     return ok({"unit": page.unit, "total": page.total, "people": page.people})
 
@@ -201,7 +233,7 @@ async def kiosk_hall(request: Request) -> JSONResponse:
     device = await current_device(request)
     device.require_hall(path_int(request, "hid"))
     hall, invitees = await services(request).conference.hall_invitees(
-        device.hall_id, request.query_params.get("q", ""), query_int(request, "limit", 50))
+        device.hall_id, query_text(request, "q"), query_int(request, "limit", 50))
     return ok({"hall": hall, "device_id": device.id,
                "people": [{"id": p.id, "full_name": p.full_name, "unit_id": p.unit_id} for p in invitees]})
 

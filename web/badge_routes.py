@@ -20,8 +20,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from conference.accounts import User
-from conference.errors import Conflict, Invalid
+from conference.errors import Conflict
 from web import badges
+from web.api import whole
 from web.auth import current_user, read_form
 from web.badge_jobs import BadgeJob, JobState, badge_jobs
 from web.cards import Cards, SheetPlan
@@ -52,12 +53,7 @@ def _start(request: Request, user: User, plan: SheetPlan) -> RedirectResponse:
 
 
 def _conference_id(raw: object) -> int | None:
-    if not isinstance(raw, str) or not raw.strip():
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise Invalid("conference_id must be a whole number", field="conference_id") from None
+    return whole(raw, "conference_id") if isinstance(raw, str) and raw.strip() else None
 
 
 async def unit_badges(request: Request) -> Response:

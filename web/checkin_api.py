@@ -22,7 +22,7 @@ from attendance.headcounts import Headcount
 from attendance.rules import Scan, Verdict
 from conference.accounts import Action, User
 from conference.errors import Invalid
-from web.api import body, choice, field, ok, path_int, plain, query_int
+from web.api import body, choice, field, moment, ok, path_int, plain, query_int
 from web.auth import api_user, current_device
 from web.i18n import verdict_message
 from web.services import Services, services, utc_now
@@ -63,16 +63,7 @@ async def hall_for(svc: Services, who: Actor, session_id: int, hall_id: int | No
 
 
 def kiosk_time(data: dict[str, Any]) -> datetime | None:
-    raw = data.get("kiosk_time")
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(field(data, "kiosk_time", str))
-    except ValueError:
-        raise Invalid("kiosk_time must be an ISO 8601 date and time", field="kiosk_time") from None
-    if value.tzinfo is None:
-        raise Invalid("kiosk_time needs a UTC offset", field="kiosk_time")
-    return value
+    return None if data.get("kiosk_time") is None else moment(data, "kiosk_time")
 
 
 def lang_of(request: Request) -> str:

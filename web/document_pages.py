@@ -40,7 +40,7 @@ from conference.errors import ConferenceError, Invalid
 from conference.library import DocumentDraft, DocumentLibrary, Openings
 from web import posters
 from web.api import ok
-from web.auth import api_user, current_user, optional_user, read_form
+from web.auth import api_user, current_user, form_of, optional_user, read_form
 from web.i18n import translator
 from web.services import services
 from web.templating import language, render
@@ -87,7 +87,7 @@ async def read_upload(request: Request, form_csrf: bool = True) -> tuple[Documen
     if form_csrf:
         form = await read_form(request, max_files=1, max_part_size=FORM_OVERHEAD)
     else:
-        form = await request.form(max_files=1, max_part_size=FORM_OVERHEAD)
+        form = await form_of(request, max_files=1, max_part_size=FORM_OVERHEAD)
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):

@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from attendance import errors as attendance
+from attendance.face_engine import EngineUnavailable
+from attendance.ledger import Unavailable
 from conference import errors as conference
 from web.auth import CsrfRejected
 from web.templating import render
@@ -24,7 +26,10 @@ STATUS: list[tuple[type[Exception], int]] = [
     (conference.Invalid, 422),
     (attendance.InvalidRecord, 422),
     (attendance.EnrolmentRefused, 422),
+    (Unavailable, 503),
+    (EngineUnavailable, 503),
 ]
+RETRY = {503: {"Retry-After": "5"}}
 
 
 def status_of(exc: Exception) -> int:
@@ -48,7 +53,7 @@ def wants_json(request: Request) -> bool:
 async def domain_error(request: Request, exc: Exception) -> Response:
     status = status_of(exc)
     if wants_json(request):
-        return JSONResponse(payload(exc), status_code=status)
+        return JSONResponse(payload(exc), status_code=status, headers=RETRY.get(status))
     if isinstance(exc, conference.NotAuthenticated):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     key = "error_csrf" if isinstance(exc, CsrfRejected) else f"error_{status}"

@@ -34,8 +34,8 @@ from attendance.faces import CONSENT_TEXTS, CONSENT_VERSION, Consent, ConsentCha
 from attendance.liveness import LivenessFailure, LivenessState
 from attendance.rules import Scan
 from conference.errors import ConferenceError, Invalid, NotFound
-from web.api import body, field, path_int, plain
-from web.auth import api_user, check_csrf, current_device, current_user
+from web.api import body, checked, field, path_int, plain, whole
+from web.auth import api_user, check_csrf, current_device, current_user, form_of
 from web.biometrics import Busy
 from web.checkin_api import answer, kiosk_time, lang_of
 from web.i18n import translator
@@ -98,7 +98,7 @@ async def upload_pictures(form: FormData, name: str) -> list[bytes]:
 
 def form_text(form: FormData, name: str) -> str | None:
     value = form.get(name)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return checked(value.strip(), name) if isinstance(value, str) and value.strip() else None
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,7 @@ def _int(raw: str | None, name: str, required: bool) -> int | None:
         if required:
             raise Invalid(f"{name} is required", field=name)
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number", field=name) from None
+    return whole(raw, name)
 
 
 async def kiosk_request(request: Request) -> KioskRequest:
@@ -314,7 +311,7 @@ async def my_face(request: Request) -> Response:
     bio = services(request).biometrics
     problem = None
     if request.method == "POST":
-        form = await read_upload(request, IMAGE_MAX) if is_multipart(request) else await request.form(max_files=0)
+        form = await read_upload(request, IMAGE_MAX) if is_multipart(request) else await form_of(request, max_files=0)
         try:
             csrf = form.get("csrf")
             check_csrf(request, csrf if isinstance(csrf, str) else None)

@@ -23,7 +23,7 @@ from conference.accounts import Action, User, may
 from conference.errors import ConferenceError, Invalid
 from conference.feedback import CONTENT_MAX, TRANSITIONS, FeedbackKind, FeedbackState
 from conference.service import FeedbackView
-from web.api import body, choice, field, ok, query_int
+from web.api import body, choice, field, ok, query_int, whole
 from web.auth import api_user, current_user, read_form
 from web.services import services
 from web.templating import render
@@ -38,13 +38,7 @@ def _text(form: Any, name: str) -> str:
 
 
 def _optional_int(raw: str, name: str) -> int | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number", field=name) from None
+    return whole(raw, name) if raw.strip() else None
 
 
 def _enum(kind: type[FeedbackKind] | type[FeedbackState], raw: str, name: str) -> Any:

@@ -27,7 +27,8 @@ def obj(required: list[str], **props: Schema) -> Schema:
 
 
 def responses(ok_status: int = 200, ok: Schema = OBJ, *errors: int) -> dict[str, Any]:
-    out: dict[str, Any] = {str(ok_status): {"description": "OK", "content": {"application/json": {"schema": ok}}}}
+    media = ok.get("contentMediaType", "application/json")
+    out: dict[str, Any] = {str(ok_status): {"description": "OK", "content": {media: {"schema": ok}}}}
     for status in errors:
         out[str(status)] = {"description": "refused", "content": {"application/json": {"schema": ERROR}}}
     return out
@@ -44,8 +45,11 @@ def op(summary: str, security: str, ok_status: int = 200, ok: Schema = OBJ, body
     return operation
 
 
+ID: Schema = {"type": "integer", "minimum": 0, "maximum": 999_999_999, "description": "an id: at most 9 digits"}
+
+
 def path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": INT}
+    return {"name": name, "in": "path", "required": True, "schema": ID}
 
 
 def query(name: str, schema: Schema, required: bool = False) -> dict[str, Any]:
@@ -291,7 +295,8 @@ def document() -> dict[str, Any]:
                 valid_until=TIME))},
             "/api/halls/{hid}/enrolment-codes": {"post": op("A one-time code to enrol a kiosk at the hall", "cookie",
                                                             201, params=[hid])},
-            "/api/halls/{hid}/devices": {"get": op("The hall's kiosks", "cookie", params=[hid])},
+            "/api/halls/{hid}/devices": {"get": op("The hall's kiosks", "cookie", params=[hid],
+                                                   ok={"type": "array", "items": OBJ})},
             "/api/devices/{did}/revoke": {"post": op("Revoke a kiosk's key", "cookie", params=[did])},
             "/api/devices/enrol": {"post": op("Spend an enrolment code; returns the device token once", "none", 201,
                                               body=obj(["code", "name"], code=STR, name=STR),

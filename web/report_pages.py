@@ -231,9 +231,12 @@ def _day(request: Request, name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise Invalid(f"{name} must be a date (YYYY-MM-DD)", field=name) from None
+    if not 1900 <= day.year <= 2999:  # as web.api.moment: a day's bounds in any zone stay in the calendar
+        raise Invalid(f"{name} must be in the years 1900 to 2999", field=name)
+    return day
 
 
 def audit_filters(request: Request) -> dict[str, Any]:

@@ -218,11 +218,12 @@ def _media(kind: str, data: dict[str, Any]) -> MediaMessage | None:
 
 def parse(frame: str | bytes) -> Message:
     """One client frame as a message, or ProtocolError."""
-    if len(frame) > FRAME_MAX:
+    if len(frame) > FRAME_MAX or (isinstance(frame, str) and len(frame) * 4 > FRAME_MAX
+                                  and len(frame.encode("utf-8", "surrogatepass")) > FRAME_MAX):
         raise ProtocolError(Close.TOO_BIG, f"frames are at most {FRAME_MAX} bytes")
     try:
         data = json.loads(frame)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         raise ProtocolError(Close.BAD_MESSAGE, "not JSON") from None
     if not isinstance(data, dict):
         raise ProtocolError(Close.BAD_MESSAGE, "a message is a JSON object")
@@ -248,9 +249,8 @@ def parse(frame: str | bytes) -> Message:
     if kind == "ping":
         return Ping()
     if kind == "camera":
-        session_id = data.get("session_id")
-        if not isinstance(session_id, int) or isinstance(session_id, bool) or session_id <= 0:
-            raise ProtocolError(Close.BAD_MESSAGE, "session_id must be a positive integer")
+        session_id = _id(data, "session_id")
+        assert session_id is not None
         mode = data.get("mode", "qr")
         if mode not in CAMERA_MODES:
             raise ProtocolError(Close.BAD_MESSAGE, f"mode must be one of {', '.join(CAMERA_MODES)}")
