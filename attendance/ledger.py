@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from attendance.checkins import CheckIn, Method, Outcome, Refusal, ScanEvent
 from attendance.credentials import CredentialRefused
@@ -36,6 +36,15 @@ Clock = Callable[[], datetime]
 NONCE_MAX = 64
 BATCH_MAX = 500
 RECENT_NONCES = 200_000
+
+
+def refused(e: BaseException) -> bool:
+    """The database refused what was sent (a value it cannot store), as opposed to being unreachable or
+    busy (anything else: worth trying again)."""
+    if isinstance(e, (DataError, IntegrityError)):
+        return True
+    return isinstance(e, StatementError) and not isinstance(e, DBAPIError) and \
+        isinstance(e.orig, (ValueError, OverflowError, TypeError))  # a value no column type could bind
 
 
 class Unavailable(AttendanceError):
@@ -287,14 +296,33 @@ class Ledger:
                 result = await self.store.write([j.write for j in jobs])
             except Exception as e:  # the whole batch failed: nothing of it was committed
                 log.warning("ledger batch of %d failed: %s", len(jobs), e)
-                error = Unavailable("the database could not record this scan; try again")
-                for job in jobs:
-                    if not job.done.done():
-                        job.done.set_exception(error)
+                if not refused(e) or len(jobs) == 1:
+                    self._fail(jobs, e)
+                else:  # the database refused something in it: write them one by one, so only that fails
+                    for job in jobs:
+                        await self._write_alone(job)
                 continue
             self.batches += 1
             log.debug("ledger batch of %d in %.1f ms", len(jobs), (time.perf_counter() - started) * 1000)
             await self._answer(jobs, result)
+
+    async def _write_alone(self, job: _Job) -> None:
+        try:
+            result = await self.store.write([job.write])
+        except Exception as e:
+            log.warning("ledger write refused: %s", e)
+            self._fail([job], e)
+            return
+        self.batches += 1
+        await self._answer([job], result)
+
+    @staticmethod
+    def _fail(jobs: list[_Job], e: Exception) -> None:
+        error: AttendanceError = InvalidRecord("the database cannot store this scan as sent") if refused(e) \
+            else Unavailable("the database could not record this scan; try again")
+        for job in jobs:
+            if not job.done.done():
+                job.done.set_exception(error)
 
     async def _answer(self, jobs: list[_Job], result: BatchResult) -> None:
         made = [c for c in (j.write.checkin for j in jobs) if c and (c.session_id, c.person_id) in result.inserted]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -152,6 +152,24 @@ async def test_the_same_nonce_is_the_same_answer(setup: Setup, engine: AsyncEngi
     finally:
         await other.stop()
     assert await count(engine, at.scan_events) == 1
+
+
+async def test_a_scan_the_database_cannot_store_fails_alone(setup: Setup, engine: AsyncEngine) -> None:
+    """One unstorable value (a kiosk clock past year 9999 in UTC) in a group commit fails that scan only,
+    as a refusal (retrying cannot help); the other scans of its batch are recorded."""
+    from datetime import timezone
+
+    from attendance.errors import InvalidRecord
+
+    beyond = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(-timedelta(hours=23, minutes=59)))
+    scans = [kiosk_scan(setup, i, nonce=f"batch-{i}") for i in range(20)]
+    scans[7] = replace(scans[7], kiosk_time=beyond)
+    results = await asyncio.gather(*(setup.ledger.scan(scan, setup.texts[setup.persons[i]])
+                                     for i, scan in enumerate(scans)), return_exceptions=True)
+    assert isinstance(results[7], InvalidRecord)
+    assert all(not isinstance(r, BaseException) and r.outcome is Outcome.ACCEPTED for i, r in enumerate(results)
+               if i != 7)
+    assert await count(engine, at.checkins) == 19
 
 
 async def test_refused_scans_are_kept_with_their_reason(setup: Setup, engine: AsyncEngine) -> None:
