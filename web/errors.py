@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
+from asyncpg.exceptions import InterfaceError as PgInterfaceError
+from asyncpg.exceptions import OperatorInterventionError, PostgresConnectionError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -57,7 +63,10 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, conference.NotAuthenticated):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     key = "error_csrf" if isinstance(exc, CsrfRejected) else f"error_{status}"
-    return await render(request, "error.html", status_code=status, key=key, detail=payload(exc)["message"])
+    page = await render(request, "error.html", status_code=status, key=key, detail=payload(exc)["message"],
+                        signed_in=status != 503)
+    page.headers.update(RETRY.get(status, {}))
+    return page
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -69,8 +78,30 @@ async def http_error(request: Request, exc: Exception) -> Response:
                         detail=exc.detail)
 
 
+log = logging.getLogger(__name__)
+
+# The store could not be reached (down, restarting, failing over, busy): whatever was asked was not
+# done, and the same request a little later will be. PostgreSQL's driver raises some of these itself
+# while connecting (`the database system is shutting down`), SQLAlchemy wraps the others.
+STORE_UNREACHABLE: tuple[type[Exception], ...] = (DBAPIError, ConnectionError, TimeoutError, PostgresConnectionError,
+                                                  OperatorInterventionError, PgInterfaceError)
+_last_store_warning = 0.0
+
+
+async def store_unreachable(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After (kiosks and browsers retry); what the store refuses is a bug and stays a 500."""
+    global _last_store_warning
+    if isinstance(exc, (DataError, IntegrityError, ProgrammingError)):
+        raise exc
+    if time.monotonic() - _last_store_warning > 5:  # once per outage, not once per request
+        _last_store_warning = time.monotonic()
+        log.warning("the database is unreachable (%s: %s): answering 503", type(exc).__name__, exc)
+    return await domain_error(request, Unavailable("the database is unavailable; try again in a few seconds"))
+
+
 HANDLERS = {
     conference.ConferenceError: domain_error,
     attendance.AttendanceError: domain_error,
     HTTPException: http_error,
+    **dict.fromkeys(STORE_UNREACHABLE, store_unreachable),
 }

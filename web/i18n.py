@@ -92,6 +92,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error_404": ("Không tìm thấy.", "Not found."),
     "error_409": ("Dữ liệu bị trùng.", "This already exists."),
     "error_422": ("Dữ liệu không hợp lệ.", "Invalid input."),
+    "error_503": ("Hệ thống đang tạm gián đoạn, vui lòng thử lại sau ít giây.",
+                  "The service is briefly unavailable; please try again in a few seconds."),
     "error_csrf": ("Phiên làm việc đã hết hạn, vui lòng thử lại.", "Your session expired, please try again."),
     "back": ("Quay lại", "Back"),
     "previous": ("Trang trước", "Previous"),

@@ -18,16 +18,18 @@ from web.services import services
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-async def language(conn: HTTPConnection) -> str:
-    user = await optional_user(conn)
+async def language(conn: HTTPConnection, signed_in: bool = True) -> str:
+    user = await optional_user(conn) if signed_in else None
     if user is not None:
         return user.language
     lang = conn.cookies.get("lang", "vi")
     return lang if lang in LANGUAGES else "vi"
 
 
-async def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    lang = await language(request)
+async def render(request: Request, template: str, status_code: int = 200, signed_in: bool = True,
+                 **context: Any) -> HTMLResponse:
+    """`signed_in=False`: as to a visitor, without reading who is signed in (the store may be away)."""
+    lang = await language(request, signed_in)
     zone = services(request).settings.zone
 
     def when(moment: datetime | None) -> str:
@@ -39,7 +41,8 @@ async def render(request: Request, template: str, status_code: int = 200, **cont
     response: HTMLResponse = TEMPLATES.TemplateResponse(
         request,
         template,
-        {"t": translator(lang), "lang": lang, "user": await optional_user(request), "csrf": csrf_token(request),
+        {"t": translator(lang), "lang": lang, "user": await optional_user(request) if signed_in else None,
+         "csrf": csrf_token(request),
          "when": when, "n": n, **context},
         status_code=status_code,
     )

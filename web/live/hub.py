@@ -52,6 +52,7 @@ HISTORY = 256
 TOPIC_IDLE_SECONDS = 300.0
 ONLINE_CHECK_SECONDS = 1.0
 WATCH_STORE_SECONDS = 10.0
+ONLINE_RETRY_SECONDS = 3.0
 LEFT_AFTER_SECONDS = 3 * HEARTBEAT_S
 
 
@@ -230,6 +231,7 @@ class Hub:
         self._owe_resync = False
         self.watching = Watching(online_after_seconds)
         self.left_after_seconds = LEFT_AFTER_SECONDS  # silence after which a viewer has left
+        self._online_paused_until = 0.0  # online check-ins wait after the store failed one
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -592,7 +594,7 @@ class Hub:
             if now - stored_at >= WATCH_STORE_SECONDS:
                 stored_at = now
                 await self._store_watch_time()
-            for session_id, person_id in self.watching.due(now):
+            for session_id, person_id in self.watching.due(now) if now >= self._online_paused_until else ():
                 spawn(self._check_in_online(session_id, person_id))
             for session_id, person_id in self.watching.gone(now, self.left_after_seconds):
                 spawn(self._left(session_id, person_id))
@@ -611,8 +613,10 @@ class Hub:
         scan = Scan(session_id, None, Method.ONLINE, datetime.now(UTC), nonce=f"online-{session_id}-{person_id}")
         try:
             verdict = await self.ledger.scan(scan, person_id=person_id)
-        except Exception as e:  # the store is down: try again on the next round
-            log.warning("online check-in of person %s failed: %s", person_id, e)
+        except Exception as e:  # the store is down: try again in a while
+            if time.monotonic() >= self._online_paused_until:
+                log.warning("online check-ins wait %.0f s: %s", ONLINE_RETRY_SECONDS, e)
+            self._online_paused_until = time.monotonic() + ONLINE_RETRY_SECONDS
             self.watching.retry(session_id, person_id)
             return
         if verdict.accepted:
