@@ -48,9 +48,11 @@ from sqlalchemy.engine import make_url
 
 from attendance import tables as at
 from attendance.credentials import LAYOUT, PREFIX
+from conference.accounts import User
+from conference.conferences import Session
 from web import demo_data
 from web.db import create_engine
-from web.services import build
+from web.services import Services, build
 from web.settings import Settings, load
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -133,6 +135,20 @@ def forge(text: str, rng: random.Random) -> str:
     return PREFIX + base64.b32encode(bytes(blob)).decode("ascii").rstrip("=")
 
 
+async def seed_demo(svc: Services, members: int, title: str) -> tuple[User, demo_data.DemoAccounts, Session]:
+    """The demo province written into an empty database, and a session of its conference whose check-in
+    is open now (it starts in 20 minutes): the administrator, the demo accounts, the session."""
+    conference = svc.conference
+    now = datetime.now(UTC)
+    accounts = await demo_data.seed(svc.engine, conference.passwords, now, members=members)
+    conference.forget_units()
+    found = await conference.store.user_with_hash(demo_data.ADMIN_USERNAME)
+    assert found is not None
+    session = await conference.add_session(found[0], accounts.conference_id, title, now + timedelta(minutes=20),
+                                           now + timedelta(hours=4))
+    return found[0], accounts, session
+
+
 async def prepare(settings: Settings, args: argparse.Namespace, rng: random.Random) -> Plan:
     timings: dict[str, float] = {}
     mark = time.perf_counter()
@@ -146,16 +162,9 @@ async def prepare(settings: Settings, args: argparse.Namespace, rng: random.Rand
     async with build(settings) as svc:  # migrates the new database (auto_migrate)
         lap("migrate")
         conference = svc.conference
-        now = datetime.now(UTC)
-        accounts = await demo_data.seed(svc.engine, conference.passwords, now, members=args.members)
-        conference.forget_units()
+        admin, accounts, session = await seed_demo(svc, args.members, "Phiên đo hiệu năng điểm danh")
         lap("seed province")
-        found = await conference.store.user_with_hash(demo_data.ADMIN_USERNAME)
-        assert found is not None
-        admin = found[0]
         conf_id = accounts.conference_id
-        session = await conference.add_session(admin, conf_id, "Phiên đo hiệu năng điểm danh",
-                                               now + timedelta(minutes=20), now + timedelta(hours=4))
 
         invited: dict[int, list[int]] = defaultdict(list)
         for inv in await conference.store.invitations_of(conf_id):

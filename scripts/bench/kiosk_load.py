@@ -109,9 +109,11 @@ async def _connect(host: str, port: int) -> _Connection:
     return conn
 
 
-def _request(host_header: bytes, token: bytes, session_id: int, item: Item) -> bytes:
+def _request(host_header: bytes, token: bytes, session_id: int, item: Item, kiosk_time: datetime | None = None
+             ) -> bytes:
+    """POST /api/checkins of one scan; `kiosk_time` when the kiosk read the code (default: now)."""
     body = json.dumps({"session_id": session_id, "credential": item.credential, "nonce": item.nonce,
-                       "kiosk_time": datetime.now(UTC).isoformat()}, separators=(",", ":")).encode()
+                       "kiosk_time": (kiosk_time or datetime.now(UTC)).isoformat()}, separators=(",", ":")).encode()
     return (b"POST /api/checkins HTTP/1.1\r\nHost: " + host_header + b"\r\nAuthorization: Bearer " + token
             + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
             + b"\r\n\r\n" + body)
