@@ -1,7 +1,7 @@
 """The hub: WebSocket subscribers, topics, coalesced pushes, presence, and the bus between processes.
 
 - A committed change reaches the hub from the ledger (this process) or the bus (other processes),
-  is applied to the session's tally, and is pushed at most 4 times a second per topic: one frame,
+  is applied to the session's tally, and is pushed at most 5 times a second per topic: one frame,
   encoded once, written to every subscriber's socket (web/live/wire.py).
 - What waits for a connection is bounded; a client that cannot keep up is closed (4009) and never
   holds anyone else back.
@@ -37,7 +37,7 @@ from web.live.wire import Wire, encode
 
 log = logging.getLogger(__name__)
 
-FLUSH_SECONDS = 0.25
+FLUSH_SECONDS = 0.2
 RESYNC_SECONDS = 60.0  # a safety net: a lost bus message also makes every hub resync at once
 PRESENCE_SECONDS = 2.0
 HALL_EXPIRY = timedelta(seconds=60)
@@ -47,7 +47,8 @@ VIEWERS_EXPIRY = 15.0
 QUEUE_MAX = 64  # frames waiting for a client sent through ASGI
 WIRE_BUFFER_MAX = 512 * 1024  # bytes waiting for a client written to its Wire
 CLOSE_SECONDS = 5.0  # a close frame a client does not take in this time: the connection is dropped
-FANOUT_CHUNK = 1000  # subscribers written to before the loop serves others
+FANOUT_SLICE_SECONDS = 0.025  # writing to subscribers this long, then the loop serves others
+FANOUT_STEP = 200  # subscribers written to between looks at the clock
 HISTORY = 256
 TOPIC_IDLE_SECONDS = 300.0
 ONLINE_CHECK_SECONDS = 1.0
@@ -510,13 +511,15 @@ class Hub:
 
     @staticmethod
     async def _fan_out(text: str, subscribers: list[Conn]) -> None:
-        """One frame to many, encoded once; every FANOUT_CHUNK subscribers the loop serves the rest
-        (check-ins keep being answered while 10,000 dashboards are written to)."""
+        """One frame to many, encoded once; after each FANOUT_SLICE_SECONDS of writing the loop serves the
+        rest (check-ins keep being answered while 10,000 dashboards are written to)."""
         encoded = encode(text)
-        for start in range(0, len(subscribers), FANOUT_CHUNK):
-            if start:
+        started = time.perf_counter()
+        for start in range(0, len(subscribers), FANOUT_STEP):
+            if time.perf_counter() - started > FANOUT_SLICE_SECONDS:
                 await asyncio.sleep(0)
-            for conn in subscribers[start:start + FANOUT_CHUNK]:
+                started = time.perf_counter()
+            for conn in subscribers[start:start + FANOUT_STEP]:
                 conn.push(text, encoded)
 
     async def _resync_loop(self) -> None:

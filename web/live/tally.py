@@ -29,7 +29,7 @@ from web.counting import (
 __all__ = ["Arrival", "Changes", "Counts", "HallInfo", "Invitee", "Reported", "SessionTally"]
 
 RECENT_MAX = 30  # check-ins a snapshot's feed holds
-RECENT_PER_CHANGE = 8  # the newest check-ins a change frame carries: 32 a second to read, more than anyone does
+RECENT_PER_CHANGE = 8  # the newest check-ins a change frame carries: up to 40 a second, more than anyone reads
 
 
 class Arrival(NamedTuple):
