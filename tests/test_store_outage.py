@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from tests.browser import free_port
 from tests.conftest import create_postgres_database, drop_postgres_database
@@ -100,27 +101,36 @@ def test_while_the_database_is_away_everything_is_refused_as_retryable(relayed: 
         texts = {p: qr_text(client, world.persons[p]) for p in ("A1", "A2")}
         assert client.get("/api/conferences").status_code == 200
 
+        def check_in(person: str, nonce: str) -> Any:
+            return client.post("/api/checkins", headers={"Authorization": f"Bearer {world.kiosk_token}"},
+                               json={"session_id": world.session_id, "credential": texts[person], "nonce": nonce})
+
+        response = client.post("/api/live/ticket", headers={"X-CSRF-Token": sign_in(client, "org.p")})
+        ticket = response.json()["ticket"]
+        sign_in(client, "admin")
+
         relay.cut()
+        with client.websocket_connect("/ws") as ws:  # the live hub: closed with "try again later"
+            ws.send_json({"type": "hello", "v": 1, "ticket": ticket})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1013
         answers = [client.get("/api/conferences"), client.get("/api/me")]
-        for _ in range(3):  # the kiosk tries, and tries again with the same nonce
-            answers.append(client.post("/api/checkins", headers={"Authorization": f"Bearer {world.kiosk_token}"},
-                                       json={"session_id": world.session_id, "credential": texts["A1"], "nonce": "k-1"}))
+        answers += [check_in("A1", "k-1") for _ in range(3)]  # the kiosk tries, and again with the same nonce
         for answer in answers:
             assert answer.status_code == 503, answer.text
             assert answer.headers["retry-after"] == "5"
             assert answer.json()["error"] == "unavailable" and answer.json()["message"]
         page = client.get("/conferences", headers={"Accept-Language": "vi"})
-        assert page.status_code == 503 and "thử lại" in page.text
+        assert page.status_code == 503 and "thử lại" in page.text and page.headers["retry-after"] == "5"
 
         relay.restore()
         for nonce, person in (("k-1", "A1"), ("k-1", "A1"), ("k-2", "A2")):
-            answer = client.post("/api/checkins", headers={"Authorization": f"Bearer {world.kiosk_token}"},
-                                 json={"session_id": world.session_id, "credential": texts[person], "nonce": nonce})
+            answer = check_in(person, nonce)
             for _ in range(20):  # the pool finds its connections dead and opens new ones
                 if answer.status_code != 503:
                     break
-                answer = client.post("/api/checkins", headers={"Authorization": f"Bearer {world.kiosk_token}"},
-                                     json={"session_id": world.session_id, "credential": texts[person], "nonce": nonce})
+                answer = check_in(person, nonce)
             assert answer.status_code == 200 and answer.json()["outcome"] == "accepted", answer.text
         checkins = client.portal.call(client.app.state.services.ledger.checkins,  # type: ignore[attr-defined]
                                       world.session_id)

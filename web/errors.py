@@ -85,17 +85,26 @@ log = logging.getLogger(__name__)
 # while connecting (`the database system is shutting down`), SQLAlchemy wraps the others.
 STORE_UNREACHABLE: tuple[type[Exception], ...] = (DBAPIError, ConnectionError, TimeoutError, PostgresConnectionError,
                                                   OperatorInterventionError, PgInterfaceError)
-_last_store_warning = 0.0
+_last_store_warning = 0.0  # monotonic time of the last warning
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The store could not be reached; what it refuses (a bug) is not that."""
+    return isinstance(exc, STORE_UNREACHABLE) and not isinstance(exc, (DataError, IntegrityError, ProgrammingError))
+
+
+def warn_unreachable(exc: BaseException, answer: str) -> None:
+    global _last_store_warning
+    if time.monotonic() - _last_store_warning > 5:  # once per outage, not once per request
+        _last_store_warning = time.monotonic()
+        log.warning("the database is unreachable (%s: %s): %s", type(exc).__name__, exc, answer)
 
 
 async def store_unreachable(request: Request, exc: Exception) -> Response:
     """503 with Retry-After (kiosks and browsers retry); what the store refuses is a bug and stays a 500."""
-    global _last_store_warning
-    if isinstance(exc, (DataError, IntegrityError, ProgrammingError)):
+    if not unreachable(exc):
         raise exc
-    if time.monotonic() - _last_store_warning > 5:  # once per outage, not once per request
-        _last_store_warning = time.monotonic()
-        log.warning("the database is unreachable (%s: %s): answering 503", type(exc).__name__, exc)
+    warn_unreachable(exc, "answering 503")
     return await domain_error(request, Unavailable("the database is unavailable; try again in a few seconds"))
 
 

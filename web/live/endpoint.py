@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from attendance.errors import DeviceRejected
 from conference.accounts import User
 from web.auth import api_user
+from web.errors import unreachable, warn_unreachable
 from web.kiosk.camera import CameraLink, open_camera
 from web.live.hub import Conn, Hub
 from web.live.protocol import (
@@ -136,6 +137,11 @@ async def live(ws: WebSocket) -> None:
         await _close(ws, e.close, e.message)
     except (WebSocketDisconnect, RuntimeError):
         pass
+    except Exception as e:
+        if not unreachable(e):
+            raise
+        warn_unreachable(e, "live connections closed with 1013")
+        await _close(ws, Close.TRY_AGAIN, "the database is unavailable; reconnect in a few seconds")
     finally:
         if conn is not None:
             hub.disconnect(conn)

@@ -412,7 +412,11 @@ class Hub:
 
     async def _publish(self, changes: list[Committed | Headcount]) -> None:
         people = [c.person_id for c in changes if isinstance(c, Committed)]
-        cards = await self.facts.cards(people) if people else {}
+        try:
+            cards = await self.facts.cards(people) if people else {}
+        except Exception as e:  # the store is away: the change goes out all the same, without names
+            log.warning("names of %d check-ins not read: %s", len(people), e)
+            cards = {}
         items: list[dict[str, Any]] = []
         for c in changes:
             if isinstance(c, Headcount):

@@ -19,6 +19,7 @@ HEARTBEAT_S = 20
 
 class Close(IntEnum):
     GOING_AWAY = 1001
+    TRY_AGAIN = 1013  # the hub cannot reach its database for now
     BAD_VERSION = 4000
     BAD_AUTH = 4001
     BAD_MESSAGE = 4002
