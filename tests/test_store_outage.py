@@ -76,6 +76,7 @@ class Relay:
         self.cut()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DEPLOY = ROOT / "deploy"
 HOST = "127.0.0.1"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"  # sbin is not on every PATH (CI's, cron's)
 HUB_START_SECONDS = 120.0
 _VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
@@ -246,7 +247,7 @@ class Postgres:
         self.admin_url = f"postgresql://postgres@{HOST}:{self.port}/postgres"
         self.as_owner: list[str] = []
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-            self.as_owner = ["runuser", "-u", "postgres", "--"]
+            self.as_owner = [RUNUSER, "-u", "postgres", "--"]
 
     def _run(self, *args: str) -> None:
         result = subprocess.run([*self.as_owner, *args], capture_output=True, text=True, timeout=120)
