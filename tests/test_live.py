@@ -252,6 +252,7 @@ def test_watch_time_follows_a_participant_to_another_hub(app_settings: Any, monk
     from web.live import hub as hub_module
 
     monkeypatch.setattr(hub_module, "WATCH_STORE_SECONDS", 0.3)
+    monkeypatch.setattr(hub_module, "ONLINE_CHECK_SECONDS", 0.2)  # a hub stores within 0.5 s of a ping
     settings = replace(app_settings, online_after_minutes=0.05)  # 3 s of watching
 
     def watch(client: TestClient, session_id: int, seconds: float) -> None:
@@ -269,17 +270,17 @@ def test_watch_time_follows_a_participant_to_another_hub(app_settings: Any, monk
         assert first.portal is not None
         services_a = first.app.state.services  # type: ignore[attr-defined]
         world = first.portal.call(build_world, services_a)
-        services_a.hub.left_after_seconds = 2.0
+        services_a.hub.left_after_seconds = 3.0
         with TestClient(app_module.create_app(replace(settings, hub_id="b"))) as second:
             assert second.portal is not None
             services_b = second.app.state.services  # type: ignore[attr-defined]
-            services_b.hub.left_after_seconds = 2.0
+            services_b.hub.left_after_seconds = 3.0
             watch(first, world.session_id, 2.0)  # 2 s on hub a: not yet present
             assert first.portal.call(services_a.ledger.checkins, world.session_id) == []
             watch(second, world.session_id, 1.6)  # 1.6 s more on hub b: 3.6 s in all
             [online] = first.portal.call(services_a.ledger.checkins, world.session_id)
             assert online.status.value == "present_online" and not online.left_early
-            # back on hub a for 4 s: hub b, which checked them in, finds them silent after 2 s, but
+            # back on hub a for 4 s: hub b, which checked them in, finds them silent after 3 s, but
             # hub a counts them watching: they moved, they did not leave
             watch(first, world.session_id, 4.0)
             [online] = first.portal.call(services_a.ledger.checkins, world.session_id)
