@@ -7,14 +7,14 @@ import time
 
 from asyncpg.exceptions import InterfaceError as PgInterfaceError
 from asyncpg.exceptions import OperatorInterventionError, PostgresConnectionError
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from attendance import errors as attendance
 from attendance.face_engine import EngineUnavailable
-from attendance.ledger import Unavailable
+from attendance.ledger import Unavailable, refused
 from conference import errors as conference
 from web.auth import CsrfRejected
 from web.templating import render
@@ -89,8 +89,8 @@ _last_store_warning = 0.0  # monotonic time of the last warning
 
 
 def unreachable(exc: BaseException) -> bool:
-    """The store could not be reached; what it refuses (a bug) is not that."""
-    return isinstance(exc, STORE_UNREACHABLE) and not isinstance(exc, (DataError, IntegrityError, ProgrammingError))
+    """The store could not be reached; what it refuses (the ledger's `refused`) or a wrong statement is a bug."""
+    return isinstance(exc, STORE_UNREACHABLE) and not refused(exc) and not isinstance(exc, ProgrammingError)
 
 
 def warn_unreachable(exc: BaseException, answer: str) -> None:
