@@ -9,7 +9,7 @@
   takes effect at once.
 
 Persons, sessions and halls are ids here; access checks and the audit log are the web layer's
-(`web/biometrics.py`).
+(`web/usecases/biometrics.py`).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from conference.accounts import Role, User
 from tests.browser import HOINGHI, free_port, wait_for_http
-from web import demo_data
-from web.services import build
+from web.bootstrap import build
+from web.demo import province as demo_data
 from web.settings import Settings
 
 SECRET = "served-test-secret-key-0123456789abcdef"

@@ -19,11 +19,12 @@ from attendance.credentials import CredentialRefused
 from conference.audit import AuditAction, AuditEntry
 from conference.errors import Conflict, NotFound
 from tests.world import World, build_world, sign_in
-from web import cli, qr
-from web.badge_jobs import KEEP_SECONDS, KEPT_PER_USER, BadgeJobs
-from web.badges import Badge, FontMissing, Progress, Sheet, render
-from web.services import Services, build
+from web import cli
+from web.bootstrap import Services, build
+from web.render import qr
+from web.render.badges import Badge, FontMissing, Progress, Sheet, render
 from web.settings import Settings
+from web.usecases.badge_jobs import KEEP_SECONDS, KEPT_PER_USER, BadgeJobs
 
 BADGE_TIMEOUT = 20.0
 

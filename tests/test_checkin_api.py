@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.world import World, sign_in
-from web.services import Services
+from web.bootstrap import Services
 
 
 def qr_text(client: TestClient, person_id: int) -> str:

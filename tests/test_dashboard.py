@@ -23,8 +23,8 @@ from conference.accounts import Role, User
 from conference.text import thousands
 from tests.browser import chromium, hoinghi_server
 from tests.world import World, sign_in
-from web import demo_data
-from web.services import build
+from web.bootstrap import build
+from web.demo import province as demo_data
 from web.settings import Settings, load
 
 # -- HTTP: access ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from conference.service import ConferenceService
 from conference.store import ConferenceStore
 from conference.text import fold
 from conference.units import UnitTree, UnitType
-from web.demo_data import (
+from web.demo.province import (
     DEMO_PASSWORD,
     DemoProvince,
     account_plan,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from attendance.checkins import Method
 from tests.served import SECRET, Hub, prepare
-from web.services import build
+from web.bootstrap import build
 from web.settings import Settings, load
 
 

@@ -13,7 +13,7 @@ import pytest
 from tests.browser import chromium, hoinghi_server
 from tests.faces_photos import photo
 from tests.world import PASSWORD, build_world
-from web.services import build
+from web.bootstrap import build
 from web.settings import load
 
 pytestmark = pytest.mark.browser

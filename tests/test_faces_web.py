@@ -24,7 +24,7 @@ from conference.audit import AuditAction
 from tests.faces_photos import GROUPS, analysed, photo
 from tests.world import World, build_world, sign_in
 from web.app import create_app
-from web.services import Services
+from web.bootstrap import Services
 from web.settings import Settings, load
 
 SECRET = "t" * 40

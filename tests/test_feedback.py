@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from conference import tables as t
 from conference.accounts import Role
 from tests.world import World, sign_in
-from web.services import Services
+from web.bootstrap import Services
 
 SCRIPT = '<script>alert("ý kiến")</script><img src=x onerror=alert(1)>'
 

@@ -35,8 +35,8 @@ from attendance.face_engine import EngineUnavailable
 from attendance.ledger import Unavailable
 from tests.world import World, sign_in
 from web.app import create_app
-from web.auth import IdConvertor
-from web.errors import status_of
+from web.http.auth import IdConvertor
+from web.http.errors import status_of
 from web.settings import Settings, load
 
 EXAMPLES = int(os.environ.get("HOINGHI_FUZZ_EXAMPLES", "15"))
@@ -151,7 +151,7 @@ def test_every_path_id_is_bounded(world_client: tuple[TestClient, World]) -> Non
     client, _ = world_client
     routes = [r for r in client.app.routes if isinstance(r, Route)]  # type: ignore[attr-defined]
     ints = [c for r in routes for c in r.param_convertors.values() if c.regex == "[0-9]+"]
-    assert not ints, "a route was built before web.auth registered the bounded `int` convertor"
+    assert not ints, "a route was built before web.http.auth registered the bounded `int` convertor"
     assert any(isinstance(c, IdConvertor) for r in routes for c in r.param_convertors.values())
     sign_in(client, "admin")
     for path in ("/api/conferences/99999999999999999999", "/api/persons/2147483648/qr.png",

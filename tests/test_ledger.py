@@ -27,7 +27,7 @@ from conference.people import new_person
 from conference.service import ConferenceService
 from conference.store import ConferenceStore
 from conference.units import UnitType, new_unit
-from web.facts import ConferenceFacts
+from web.usecases.facts import ConferenceFacts
 
 START = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
 PEOPLE = 2100

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import chromium, hoinghi_server
 from tests.world import PASSWORD, World, build_world
-from web.services import build
+from web.bootstrap import build
 from web.settings import Settings, load
 
 pytestmark = pytest.mark.browser

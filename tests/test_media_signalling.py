@@ -14,7 +14,7 @@ from conference.halls import Channel, HallRole
 from tests.media_peers import Pattern, Tone
 from tests.test_live import hello, ticket, until
 from tests.world import World, sign_in
-from web.services import Services
+from web.bootstrap import Services
 
 Socket = Any
 

@@ -24,7 +24,7 @@ from conference.people import new_person
 from conference.units import UnitType, new_unit
 from tests.test_checkin_api import qr_text
 from tests.world import World, sign_in
-from web.services import Services
+from web.bootstrap import Services
 
 SCRIPT_NAME = "<script>alert(1)</script>"
 FORMULA_NAME = '=HYPERLINK("http://x")'

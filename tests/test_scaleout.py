@@ -22,7 +22,7 @@ import websockets
 
 from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.served import ORGANISER, SECRET, Hub, Prepared, ThrowawayRedis, prepare
-from web.services import build
+from web.bootstrap import build
 from web.settings import Settings, load
 
 pytestmark = pytest.mark.postgres

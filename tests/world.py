@@ -13,7 +13,7 @@ from conference.conferences import ConferenceMode
 from conference.halls import Channel, HallRole, Invitation
 from conference.people import new_person
 from conference.units import UnitType, new_unit
-from web.services import Services
+from web.bootstrap import Services
 
 PASSWORD = "mat-khau-thu-nghiem"
 

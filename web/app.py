@@ -12,24 +12,26 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from web import (
-    api,
-    checkin_api,
-    credential_routes,
-    dashboard,
-    document_pages,
-    face_routes,
-    feedback_pages,
-    hall_pages,
-    openapi,
-    pages,
-    report_pages,
-)
-from web.errors import HANDLERS
-from web.kiosk import routes as kiosk
+from web.bootstrap import build
+from web.http import openapi
+from web.http.errors import HANDLERS
 from web.live import endpoint as live
-from web.media import routes as media
-from web.services import build
+from web.routes import (
+    accounts,
+    badges,
+    checkins,
+    conferences,
+    credentials,
+    dashboard,
+    devices,
+    documents,
+    faces,
+    feedback,
+    halls,
+    kiosk,
+    media,
+    reports,
+)
 from web.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -45,20 +47,22 @@ def create_app(settings: Settings) -> Starlette:
 
     return Starlette(
         routes=[
-            *pages.routes,
-            *api.routes,
-            *checkin_api.routes,
-            *hall_pages.routes,
+            *accounts.routes,
+            *conferences.routes,
+            *devices.routes,
+            *checkins.routes,
+            *halls.routes,
             *dashboard.routes,
             *openapi.routes,
             *live.routes,
             *media.routes,
-            *credential_routes.routes,
-            *face_routes.routes,
+            *credentials.routes,
+            *badges.routes,
+            *faces.routes,
             *kiosk.routes,
-            *document_pages.routes,
-            *feedback_pages.routes,
-            *report_pages.routes,
+            *documents.routes,
+            *feedback.routes,
+            *reports.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="hoinghi",

@@ -51,7 +51,7 @@ def serve_app(settings: Settings) -> None:
     import uvicorn
 
     from web.app import create_app
-    from web.services import build
+    from web.bootstrap import build
 
     async def preflight() -> None:
         async with build(settings):
@@ -89,8 +89,8 @@ def demo_secret(directory: Path) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from web import demo_data
-    from web.services import build
+    from web.bootstrap import build
+    from web.demo import province as demo_data
 
     directory: Path = args.dir
     if args.fresh:
@@ -113,7 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
     from web import db
-    from web.services import check_database
+    from web.bootstrap import check_database
 
     settings = settings_from(args, auto_migrate=True)
 
@@ -130,7 +130,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
 
 def cmd_import(args: argparse.Namespace) -> None:
     from conference.importer import text_progress_bar
-    from web.services import build
+    from web.bootstrap import build
 
     settings = settings_from(args)
     for path in args.files:
@@ -158,7 +158,7 @@ def read_password(from_stdin: bool) -> str:
 
 
 def cmd_user_add(args: argparse.Namespace) -> None:
-    from web.services import build
+    from web.bootstrap import build
 
     settings = settings_from(args)
     role = Role(args.role)
@@ -186,10 +186,9 @@ def cmd_user_add(args: argparse.Namespace) -> None:
 def cmd_badges(args: argparse.Namespace) -> None:
     """A PDF of QR badges for a unit's subtree or a hall's invitees, with a progress bar on stderr."""
     from conference.importer import text_progress_bar
-    from web.badges import FontMissing, font_files, render
-    from web.cards import Cards
+    from web.bootstrap import build
     from web.i18n import translator
-    from web.services import build
+    from web.render.badges import FontMissing, font_files, render
 
     settings = settings_from(args)
     try:
@@ -199,7 +198,7 @@ def cmd_badges(args: argparse.Namespace) -> None:
 
     async def make() -> None:
         async with build(settings) as services:
-            cards = Cards(services.conference, services.credentials)
+            cards = services.cards
             if args.unit is not None:
                 by_code = {u.code: u.id for u in await services.conference.units()}
                 if args.unit not in by_code:

@@ -274,7 +274,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kiosk_active": ("Đang hoạt động", "Active"),
     "kiosk_insecure": ("Trang cần HTTPS (hoặc localhost) để dùng camera và kiểm tra mã khi ngoại tuyến.",
                        "The page needs HTTPS (or localhost) for the camera and offline code checks."),
-    # documents, feedback, reports, audit (web/document_pages.py, feedback_pages.py, report_pages.py)
+    # documents, feedback, reports, audit (web/routes/documents.py, feedback_pages.py, report_pages.py)
     "doc_heading": ("Tài liệu hội nghị", "Conference documents"),
     "doc_title": ("Tên tài liệu", "Title"),
     "doc_number": ("Số hiệu", "Number"),
@@ -571,7 +571,7 @@ def verdict_message(lang: str, outcome: str, reason: str | None, **params: str) 
     return GREETINGS[outcome][index].format(**params)
 
 
-# face enrolment and recognition (web/face_routes.py); keys face_problem_* name the refusals of a picture
+# face enrolment and recognition (web/routes/faces.py); keys face_problem_* name the refusals of a picture
 MESSAGES.update({
     "face_nav": ("Khuôn mặt", "Face"),
     "face_title": ("Đăng ký khuôn mặt (không bắt buộc)", "Face enrolment (optional)"),

@@ -50,9 +50,9 @@ from attendance import tables as at
 from attendance.credentials import LAYOUT, PREFIX
 from conference.accounts import User
 from conference.conferences import Session
-from web import demo_data
+from web.bootstrap import Services, build
 from web.db import create_engine
-from web.services import Services, build
+from web.demo import province as demo_data
 from web.settings import Settings, load
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -68,7 +68,7 @@ from checkin import HOST, Server, cpu_seconds, create_database, drop_database, f
 from kiosk_load import Item, _connect, _Connection, _request
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-ORGANISER = ("bantochuc.tinh", "hoinghi-demo")  # the demo province's organiser (web/demo_data.py)
+ORGANISER = ("bantochuc.tinh", "hoinghi-demo")  # the demo province's organiser (web/demo/province.py)
 HEARTBEAT_S = 15.0
 TICKET_REUSE_S = 40.0  # tickets live 60 s
 HTTP_TIMEOUT = 30.0
@@ -85,8 +85,8 @@ class Prepared:
 
 async def prepare(settings: Any, members: int, people: int, seed: int) -> Prepared:
     """The demo province, a session whose check-in is open now, one kiosk, and `people` QR texts."""
-    from web import demo_data
-    from web.services import build
+    from web.bootstrap import build
+    from web.demo import province as demo_data
 
     async with build(settings) as svc:  # migrates the new database
         now = datetime.now(UTC)

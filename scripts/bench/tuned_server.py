@@ -58,7 +58,7 @@ def main() -> None:
         from starlette.middleware.sessions import SessionMiddleware
 
         import web.app
-        from web import checkin_api
+        from web.routes import checkins as checkin_api
 
         class KioskAwareSessions(SessionMiddleware):
             async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -87,7 +87,7 @@ def main() -> None:
 
         uvicorn.run = quiet_run
     if "gc" in TUNE:
-        from web import services
+        from web import bootstrap as services
 
         build = services.build
 

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from attendance.credentials import Credential, sign
 from attendance.face_engine import EngineConfig, FaceEngine, FrameAnalysis, analyse_image, load_models
 from attendance.face_match import DIM, Decision, Gallery, MatchPolicy
-from web.qr import modules
+from web.render.qr import modules
 
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 Frame = npt.NDArray[Any]

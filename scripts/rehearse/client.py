@@ -128,7 +128,7 @@ async def ticket(http: Http, csrf: str) -> str:
 
 
 def issued_session(secret_key: str, user_id: int) -> tuple[str, str]:
-    """The session cookie a sign-in of `user_id` gives (what web.auth.sign_in stores, signed as Starlette's
+    """The session cookie a sign-in of `user_id` gives (what web.http.auth.sign_in stores, signed as Starlette's
     SessionMiddleware signs it) and its CSRF token: for participants who signed in before the rehearsal."""
     csrf = secrets.token_urlsafe(24)
     data = base64.b64encode(json.dumps({"uid": user_id, "csrf": csrf}).encode())

@@ -25,8 +25,8 @@ from checkin import forge, seed_demo
 from kiosk_load import Item
 
 from conference.accounts import Role
-from web import demo_data
-from web.services import build
+from web.bootstrap import build
+from web.demo import province as demo_data
 from web.settings import Settings
 
 from .client import issued_session

@@ -33,15 +33,15 @@ from attendance.face_match import Decision, MatchReason
 from attendance.face_service import Identification
 from attendance.liveness import LivenessState
 from conference.errors import ConferenceError
-from web.api import plain
-from web.biometrics import AuditedStream
-from web.checkin_api import Actor, decode_scan, hall_for, shown
+from web.bootstrap import Services
+from web.http.encoding import plain
 from web.i18n import translator
 from web.kiosk.recent import RecentCodes
 from web.kiosk.vision import BadFrame, looks_like_jpeg, qr_texts
 from web.live.hub import Conn, spawn
 from web.live.protocol import BINARY_FRAME_MAX, Camera, Close, ProtocolError, frame
-from web.services import Services
+from web.routes.checkins import Actor, decode_scan, hall_for, shown
+from web.usecases.biometrics import AuditedStream
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The live hub: one WebSocket endpoint, its protocol, the bus between processes, live tallies."""

@@ -17,8 +17,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from attendance.errors import DeviceRejected
 from conference.accounts import User
-from web.auth import api_user
-from web.errors import unreachable, warn_unreachable
+from web.bootstrap import services
+from web.http.auth import api_user
+from web.http.errors import unreachable, warn_unreachable
 from web.kiosk.camera import CameraLink, open_camera
 from web.live.hub import Conn, Hub
 from web.live.protocol import (
@@ -36,7 +37,6 @@ from web.live.protocol import (
     parse,
 )
 from web.live.wire import wire_of
-from web.services import services
 
 TICKET_SECONDS = 60
 HELLO_SECONDS = 10

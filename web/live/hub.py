@@ -29,11 +29,11 @@ from attendance.ledger import Committed, Ledger
 from attendance.rules import Scan
 from conference.accounts import Action, Role, User, in_scope, may
 from conference.service import ConferenceService
-from web.facts import ConferenceFacts
 from web.live.bus import Bus
 from web.live.protocol import HEARTBEAT_S, TOPICS_MAX, Close, Topic, TopicKind, frame, parse_topic
 from web.live.tally import RECENT_MAX, Arrival, HallInfo, Invitee, Reported, SessionTally
 from web.live.wire import Wire, encode
+from web.usecases.facts import ConferenceFacts
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from conference.units import UnitTree
-from web.counting import (
+from attendance.counting import (
     PRESENT_IN_PERSON,
     PRESENT_ONLINE,
     Counts,
@@ -25,6 +24,7 @@ from web.counting import (
     hall_figures,
     reported_present,
 )
+from conference.units import UnitTree
 
 __all__ = ["Arrival", "Changes", "Counts", "HallInfo", "Invitee", "Reported", "SessionTally"]
 

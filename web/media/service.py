@@ -31,7 +31,6 @@ from conference.errors import ConferenceError, Forbidden, Invalid, NotFound
 from conference.halls import Channel as HallChannel
 from conference.halls import Hall
 from conference.service import ConferenceService
-from web.facts import ConferenceFacts
 from web.live.protocol import FloorControl, MediaMessage, MediaWatch, RaiseHand, RtcCandidate, RtcClose, RtcOffer, frame
 from web.media import tap
 from web.media.floor import Floor, FloorError
@@ -40,6 +39,7 @@ from web.media.ice import IceServer
 from web.media.muxer import PLAYLIST, ProgramMuxer
 from web.media.peers import OfferRefused, Peers, add_candidate, announce_addresses, close_quietly
 from web.media.relay import Channel, RelayTrack, Source
+from web.usecases.facts import ConferenceFacts
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,159 @@
+"""The process's services, built once in the app's lifespan from the settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import HTTPConnection
+
+from attendance.face_engine import EngineConfig, FaceEngine
+from attendance.face_match import MatchPolicy
+from attendance.face_service import FaceService
+from attendance.issuer import Credentials
+from attendance.keys import Sealer
+from attendance.ledger import Ledger
+from attendance.liveness import LivenessMode, LivenessPolicy
+from attendance.rules import WrongHallPolicy
+from attendance.service import DeviceService
+from attendance.store import AttendanceStore, FaceStore, LedgerStore
+from conference.blobs import BlobStore
+from conference.importer import RosterImporter
+from conference.library import DocumentLibrary
+from conference.passwords import Passwords
+from conference.service import ConferenceService
+from conference.store import ConferenceStore
+from web import db
+from web.kiosk.vision import FramePool
+from web.live.bus import bus_from_url
+from web.live.hub import Hub
+from web.media.ice import parse_ice_servers
+from web.media.service import MediaConfig, MediaService
+from web.settings import Settings, SettingsError
+from web.usecases.badge_jobs import BadgeJobs
+from web.usecases.biometrics import Biometrics, HallInvitees
+from web.usecases.cards import Cards
+from web.usecases.facts import ConferenceFacts
+from web.usecases.reports import Reports
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    conference: ConferenceService
+    roster: RosterImporter
+    devices: DeviceService
+    facts: ConferenceFacts
+    credentials: Credentials
+    ledger: Ledger
+    hub: Hub
+    biometrics: Biometrics  # face enrolment and recognition (opt-in)
+    media: MediaService  # the livestream: WebRTC relay, HLS, recordings (docs/MEDIA.md)
+    frames: FramePool  # kiosk camera frames are read in these threads
+    cards: Cards  # QR cards: own code, re-issue, badge sheets
+    library: DocumentLibrary  # conference documents and their files
+    reports: Reports  # report tables, the result report, the audit view
+    badge_jobs: BadgeJobs  # badge PDFs made in the background
+
+
+async def check_database(engine: AsyncEngine, settings: Settings) -> None:
+    """Fail with one clear line when the database cannot be reached or its schema is behind."""
+    try:
+        if settings.auto_migrate:
+            await db.upgrade(engine)
+        elif await db.needs_upgrade(engine):
+            raise SettingsError("the database schema is not up to date: run `hoinghi db upgrade`")
+    except (OperationalError, DBAPIError, OSError) as e:
+        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+        raise SettingsError(f"cannot use the database at {safe_url(settings.database_url)}: {reason}") from None
+
+
+def safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@asynccontextmanager
+async def build(settings: Settings) -> AsyncIterator[Services]:
+    engine = db.create_engine(settings.database_url)
+    try:
+        await check_database(engine, settings)
+        passwords = Passwords(settings.password_time_cost, settings.password_memory_kib)
+        store = ConferenceStore(engine)
+        conference = ConferenceService(store, passwords, utc_now)
+        facts = ConferenceFacts(conference, WrongHallPolicy(settings.wrong_hall), settings.admit_uninvited)
+        ledger_store = LedgerStore(engine)
+        sealer = Sealer(settings.data_key or settings.secret_key)
+        credentials = Credentials(ledger_store, sealer, utc_now)
+        ledger = Ledger(ledger_store, credentials, facts, utc_now)
+        await ledger.start()
+        hub = Hub(settings.hub_id or f"hub-{os.getpid()}", bus_from_url(settings.redis_url), conference, facts,
+                  ledger, settings.zone, settings.online_after_minutes * 60)
+        await hub.start()
+        media = MediaService(media_config(settings), conference, facts)
+        await media.start()
+        frames = FramePool(settings.kiosk_workers)
+        biometrics = face_services(settings, engine, conference, facts, sealer)
+        await biometrics.purge_expired()
+        try:
+            yield Services(
+                settings=settings,
+                engine=engine,
+                conference=conference,
+                roster=RosterImporter(store, utc_now),
+                devices=DeviceService(AttendanceStore(engine), utc_now),
+                facts=facts,
+                credentials=credentials,
+                ledger=ledger,
+                hub=hub,
+                biometrics=biometrics,
+                media=media,
+                frames=frames,
+                cards=Cards(conference, credentials),
+                library=DocumentLibrary(conference, BlobStore(settings.documents_path)),
+                reports=Reports(conference, ledger_store, settings.zone),
+                badge_jobs=BadgeJobs(),
+            )
+        finally:
+            await media.stop()
+            await hub.stop()
+            await biometrics.faces.engine.close()
+            frames.close()
+            await ledger.stop()
+    finally:
+        await engine.dispose()
+
+
+def media_config(settings: Settings) -> MediaConfig:
+    return MediaConfig(settings.media_root, parse_ice_servers(settings.ice_servers), settings.media_codec,
+                       tuple(a.strip() for a in settings.media_addresses.split(",") if a.strip()),
+                       record=settings.record_broadcasts, segment_seconds=float(settings.hls_segment_seconds),
+                       max_viewers=settings.media_max_viewers)
+
+
+def face_services(settings: Settings, engine: AsyncEngine, conference: ConferenceService, facts: ConferenceFacts,
+                  sealer: Sealer) -> Biometrics:
+    roster = HallInvitees(facts)
+    faces = FaceService(
+        FaceStore(engine), FaceEngine(EngineConfig(min_face=settings.face_min_size, workers=settings.face_workers)),
+        sealer, utc_now, roster,
+        MatchPolicy(settings.face_threshold, settings.face_margin, settings.face_confirm_band),
+        LivenessPolicy(mode=LivenessMode(settings.face_liveness)),
+        timedelta(days=settings.face_retention_days) if settings.face_retention_days else None)
+    return Biometrics(conference, faces, roster, settings.face_retention_days)
+
+
+def services(conn: HTTPConnection) -> Services:
+    svc: Services = conn.app.state.services
+    return svc

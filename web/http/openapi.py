@@ -1,0 +1,347 @@
+"""The OpenAPI 3.1 document of the JSON API, served at /api/openapi.json.
+
+Written out here rather than inferred: it is the contract kiosks and other clients build on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from attendance.checkins import Method, Outcome, Refusal
+
+Schema = dict[str, Any]
+
+INT: Schema = {"type": "integer"}
+STR: Schema = {"type": "string"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+OBJ: Schema = {"type": "object"}
+ERROR: Schema = {"$ref": "#/components/schemas/Error"}
+
+
+def obj(required: list[str], **props: Schema) -> Schema:
+    return {"type": "object", "required": required, "properties": props}
+
+
+def responses(ok_status: int = 200, ok: Schema = OBJ, *errors: int) -> dict[str, Any]:
+    media = ok.get("contentMediaType", "application/json")
+    out: dict[str, Any] = {str(ok_status): {"description": "OK", "content": {media: {"schema": ok}}}}
+    for status in errors:
+        out[str(status)] = {"description": "refused", "content": {"application/json": {"schema": ERROR}}}
+    return out
+
+
+def op(summary: str, security: str, ok_status: int = 200, ok: Schema = OBJ, body: Schema | None = None,
+       params: list[dict[str, Any]] | None = None, errors: tuple[int, ...] = (401, 403, 404, 422)) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": responses(ok_status, ok, *errors),
+                                 "security": [] if security == "none" else [{security: []}]}
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if params:
+        operation["parameters"] = params
+    return operation
+
+
+ID: Schema = {"type": "integer", "minimum": 0, "maximum": 999_999_999, "description": "an id: at most 9 digits"}
+
+
+def path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": ID}
+
+
+def query(name: str, schema: Schema, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+SCAN = obj(["session_id"], session_id=INT, hall_id=INT, credential={"type": "string", "maxLength": 200},
+           person_id=INT, method={"enum": [Method.QR.value, Method.FACE.value, Method.MANUAL.value]},
+           kiosk_time=TIME, nonce={"type": "string", "minLength": 1, "maxLength": 64}, face_score={"type": "number"})
+VERDICT = obj(["outcome", "message"], outcome={"enum": [o.value for o in Outcome]},
+              reason={"enum": [*(r.value for r in Refusal), None]}, message=STR,
+              person={"type": ["object", "null"]}, checkin={"type": ["object", "null"]})
+
+NUM: Schema = {"type": "number"}
+PICTURE: Schema = {"type": "string", "contentEncoding": "base64", "description": "a JPEG or PNG picture"}
+FILE: Schema = {"type": "string", "format": "binary"}
+DECISION = ["accept", "confirm", "reject"]
+LIVENESS: dict[str, Schema] = {"liveness": {"enum": ["passed", "failed"]},
+            "liveness_mode": {"enum": ["off", "blink", "turn", "blink_or_turn", "blink_and_turn"]},
+            "liveness_failure": {"enum": ["no_face", "too_few_frames", "no_movement", None]}}
+FACE = obj(["decision", "reason", "message"], decision={"enum": DECISION},
+           reason={"enum": ["match", "ambiguous", "borderline", "partial", "no_match", "empty_gallery", "too_small"]},
+           distance={"type": ["number", "null"]},
+           face_score={"type": ["number", "null"], "description": "the match distance (lower is closer); pass it to "
+                                                                   "POST /api/checkins with method face"},
+           message=STR, person={"type": ["object", "null"], "description": "ACCEPT/CONFIRM only"},
+           alternatives={"type": "array", "items": OBJ, "description": "CONFIRM (ambiguous): the other candidate"},
+           box=OBJ, problem={"enum": ["too_small", "at_edge", None]},
+           checkin={**VERDICT, "description": "with check_in: the verdict of the check-in made"})
+
+
+def pictures(description: str, **fields: Schema) -> dict[str, Any]:
+    """A request body of one picture (or a burst of frames): multipart, or JSON with base64 pictures."""
+    return {"required": True, "description": description, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "image": FILE, "frames": {"type": "array", "items": FILE, "maxItems": 15},
+            **{k: STR for k in fields}}}},
+        "application/json": {"schema": {"type": "object", "properties": {
+            "image": PICTURE, "frames": {"type": "array", "items": PICTURE, "maxItems": 15}, **fields}}}}}
+
+
+def face_paths(pid: dict[str, Any]) -> dict[str, Any]:
+    kiosk_fields: dict[str, Schema] = {"session_id": INT, "hall_id": INT, "kiosk_time": TIME,
+                                       "nonce": {"type": "string", "maxLength": 64}}
+    identify = op("Who is at the kiosk, among its hall's invitees with a face enrolled: one result per face "
+                  "(liveness off), or the person of a burst of frames that blinked or turned their head "
+                  "(liveness on). Checks nobody in unless check_in is true: then each accepted face is checked "
+                  "in through the ledger (method face). 429 while the kiosk's previous picture is analysed.",
+                  "kiosk", ok=obj(["liveness", "faces"], **LIVENESS, message=STR, gallery_size=INT,
+                                  faces={"type": "array", "items": FACE}),
+                  params=[query("lang", {"enum": ["vi", "en"]})], errors=(401, 403, 404, 422, 429, 503))
+    identify["requestBody"] = pictures("session_id and a picture (or frames, ~5 a second, when liveness is on)",
+                                       **kiosk_fields, check_in={"type": "boolean"})
+    verify = op("1:1 after a QR scan: is the face at the kiosk this person's? (the conference's invitees only)",
+                "kiosk", ok=obj(["liveness", "decision"], **LIVENESS, person_id=INT,
+                                decision={"enum": [*DECISION, None]}, distance={"type": ["number", "null"]},
+                                face_score={"type": ["number", "null"]}, message=STR),
+                errors=(401, 403, 404, 422, 429, 503))
+    verify["requestBody"] = pictures("session_id, person_id and a picture (or frames)", **kiosk_fields,
+                                     person_id=INT)
+    enrol = op("Enrol the person's face from one picture showing exactly one face, under their explicit consent "
+               "(self, or a hall clerk in scope; logged). Only an encrypted template is kept, never the picture.",
+               "cookie", 201, params=[pid], ok=obj(["person_id", "consent", "enrolled_at"], person_id=INT,
+                                                   consent=OBJ, enrolled_at=TIME, face_size=INT))
+    enrol["requestBody"] = pictures("image, consent=true, and optionally text_version and channel "
+                                    "(hall_operator or paper; a participant's own is participant_page)",
+                                    consent={"type": "boolean"}, text_version=STR,
+                                    channel={"enum": ["hall_operator", "paper"]})
+    return {
+        "/api/persons/{pid}/face": {
+            "get": op("The person's face enrolment and consents (self, or staff in scope; logged)", "cookie",
+                      params=[pid], ok=obj(["person_id", "enrolled"], person_id=INT, enrolled={"type": "boolean"},
+                                           enrolled_at={"type": ["string", "null"], "format": "date-time"},
+                                           consent={"type": ["object", "null"]},
+                                           consents={"type": "array", "items": OBJ})),
+            "post": enrol,
+            "delete": op("Withdraw consent: the template is deleted in the same transaction (self, or staff in "
+                         "scope; logged)", "cookie", params=[pid], ok=obj(
+                             ["person_id", "withdrawn", "template_deleted"], person_id=INT,
+                             withdrawn={"type": "array", "items": INT}, template_deleted={"type": "boolean"}))},
+        "/api/faces/identify": {"post": identify},
+        "/api/faces/verify": {"post": verify},
+        "/api/faces/consent-text": {"get": op("The consent text a person agrees to before enrolment", "none",
+                                              params=[query("version", STR)],
+                                              ok=obj(["version", "title", "paragraphs"], version=STR, title=STR,
+                                                     paragraphs={"type": "array", "items": STR},
+                                                     current={"type": "boolean"}), errors=(404,))},
+    }
+
+
+FEEDBACK = obj(["id", "kind", "state", "content", "anonymous"], id=INT,
+               kind={"enum": ["opinion", "proposal", "recommendation", "speak_request"]},
+               state={"enum": ["new", "in_progress", "accepted", "answered", "escalated"]},
+               content={"type": "string", "maxLength": 4000}, anonymous={"type": "boolean"},
+               author={"type": ["string", "null"]}, unit=STR, handled_by=STR,
+               conference_id={"type": ["integer", "null"]}, created_at=TIME, answer={"type": ["string", "null"]},
+               answered_at={"type": ["string", "null"], "format": "date-time"},
+               receipt={"type": "string", "description": "anonymous only, in the answer to POST: shown once"})
+DOCUMENT = obj(["id", "title", "access", "content_type", "size"], id=INT, conference_id=INT, title=STR, number=STR,
+               issuer=STR, issued_on={"type": ["string", "null"], "format": "date"}, category=STR,
+               access={"enum": ["public", "signed_in"]}, content_type=STR, size=INT, page_url=STR, file_url=STR,
+               openings={"type": "object", "description": "organisers only: total, and by reader's unit"})
+REPORT_FILTERS = [query("unit", INT), query("level", {"type": "integer", "minimum": 0, "maximum": 3}),
+                  query("channel", {"enum": ["two_way", "receive_only", "broadcast", "in_person"]}),
+                  query("source", {"enum": ["counted", "reported"]}),
+                  query("absence", {"enum": ["absent_excused", "absent_unexcused", "pending"]}),
+                  query("depth", {"type": "integer", "minimum": 0}), query("lang", {"enum": ["vi", "en"]})]
+
+
+def content_paths() -> dict[str, Any]:
+    """Documents, feedback, reports and the audit log (web/routes/documents.py, feedback_pages.py, report_pages.py)."""
+    cid, did, fid, sid = (path_param(n) for n in ("cid", "did", "fid", "sid"))
+    upload = op("Upload a document (organisers of the conference): multipart with `file` (PDF, DOCX, PNG, JPEG or "
+                "WebP, at most 25 MB; the type is read from the content, a disguised file is refused) and the fields",
+                "cookie", 201, ok=DOCUMENT, params=[cid], errors=(401, 403, 404, 422))
+    upload["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": obj(
+        ["file", "title"], file={"type": "string", "contentMediaType": "application/octet-stream"}, title=STR,
+        number=STR, issuer=STR, issued_on={"type": "string", "format": "date"}, category=STR,
+        access={"enum": ["public", "signed_in"]})}}}
+    return {
+        "/api/conferences/{cid}/documents": {
+            "get": op("The conference's documents (organisers also get the openings by unit)", "cookie",
+                      params=[cid], ok={"type": "array", "items": DOCUMENT}),
+            "post": upload},
+        "/api/documents/{did}": {
+            "get": op("One document: anyone for a public one, signed-in users it concerns otherwise (401 anonymous)",
+                      "none", params=[did], ok=DOCUMENT, errors=(401, 403, 404)),
+            "delete": op("Remove a document (organisers of the conference)", "cookie", params=[did])},
+        "/api/feedback": {
+            "get": op("Feedback from the organiser's units, newest first (named authors: logged)", "cookie",
+                      params=[query("unit", INT), query("conference", INT),
+                              query("state", FEEDBACK["properties"]["state"]),
+                              query("kind", FEEDBACK["properties"]["kind"]), query("page", INT)],
+                      ok=obj(["total", "items"], total=INT, items={"type": "array", "items": FEEDBACK})),
+            "post": op("Send feedback, signed or anonymous; an anonymous one is answered with its receipt code",
+                       "cookie", 201, ok=FEEDBACK, body=obj(
+                           ["kind", "content"], kind=FEEDBACK["properties"]["kind"],
+                           content={"type": "string", "maxLength": 4000}, conference_id=INT,
+                           anonymous={"type": "boolean"}))},
+        "/api/me/feedback": {"get": op("The user's own signed feedback, with the answers", "cookie",
+                                       ok={"type": "array", "items": FEEDBACK})},
+        "/api/feedback/receipt": {"post": op("Anonymous feedback by its receipt code", "none", ok=FEEDBACK,
+                                             body=obj(["code"], code=STR), errors=(404, 422))},
+        "/api/feedback/{fid}": {"get": op("One feedback (its author, or organisers in scope)", "cookie",
+                                          params=[fid], ok=FEEDBACK)},
+        "/api/feedback/{fid}/state": {"post": op(
+            "Move feedback on: in_progress, accepted, answered (with answer), escalated (to the unit above)",
+            "cookie", params=[fid], ok=FEEDBACK, errors=(401, 403, 404, 409, 422),
+            body=obj(["state"], state=FEEDBACK["properties"]["state"], answer={"type": "string", "maxLength": 4000}))},
+        "/api/sessions/{sid}/report": {"get": op(
+            "The session report's tables (halls, unit rollup, absentees, methods, feedback), with the unit tree as "
+            "it stood on the session's day; the absentee list is personal data (logged)", "cookie",
+            params=[sid, *REPORT_FILTERS], ok=obj(["summary", "tables"], summary=OBJ,
+                                                  tables={"type": "array", "items": OBJ}))},
+        "/api/audit": {"get": op("The audit log (administrator), with check-ins recorded by hand", "cookie",
+                                 params=[query("category", {"enum": ["personal_data", "attendance", "biometric",
+                                                                     "accounts", "content"]}),
+                                         query("user", STR), query("from", {"type": "string", "format": "date"}),
+                                         query("to", {"type": "string", "format": "date"}), query("page", INT)])},
+    }
+
+
+ON_AIR = {"type": ["object", "null"], "properties": {"kind": {"enum": ["presenter", "hall"]}, "name": STR,
+                                                     "hall_id": {"type": ["integer", "null"]}}}
+FLOOR = obj(["holder", "hands"], holder={"type": ["integer", "null"]}, holder_name=STR,
+            hands={"type": "array", "items": obj(["hall_id", "hall", "at"], hall_id=INT, hall=STR, at=TIME)})
+MEDIA_STATE: dict[str, Schema] = {
+    "session": INT, "live": {"type": "boolean"}, "on_air": ON_AIR, "presenter": {"type": "boolean"},
+    "viewers": {"type": "integer", "description": "WebRTC viewers on this server"},
+    "hls": {"type": ["string", "null"], "description": "the HLS playlist (its path carries a random key: cacheable)"},
+    "recording": {"type": "boolean"}, "floor": FLOOR}
+
+
+def media_paths() -> dict[str, Any]:
+    """The livestream (web/routes/media.py); signalling itself is on the WebSocket (docs/PROTOCOL.md 7)."""
+    sid = path_param("sid")
+    recording = obj(["name", "started_at", "bytes", "url"], name=STR, started_at=TIME, bytes=INT,
+                    recording={"type": "boolean", "description": "still being written"}, url=STR)
+    return {
+        "/api/sessions/{sid}/media": {"get": op(
+            "What a watch, present or hall-screen page needs before it connects: the broadcast's state, the ICE "
+            "servers (none by default), the video codec, and whether the caller may publish or give the floor. "
+            "Signed-in viewers of the session (invited participants, staff whose scope the conference concerns) "
+            "or a hall screen with its device token", "cookie", params=[sid], errors=(401, 403, 404),
+            ok=obj(["live", "ice_servers", "codec"], **MEDIA_STATE,
+                   ice_servers={"type": "array", "items": OBJ, "description": "RTCIceServer objects"},
+                   codec={"enum": ["H264", "VP8"]}, heartbeat_s=INT, may_publish={"type": "boolean"},
+                   may_control={"type": "boolean"}))},
+        "/api/sessions/{sid}/recordings": {"get": op(
+            "The session's recordings (MP4), newest first; each is served at its url (Range requests for seeking)",
+            "cookie", params=[sid], errors=(401, 403, 404),
+            ok=obj(["recordings"], recordings={"type": "array", "items": recording}))},
+    }
+
+
+def document() -> dict[str, Any]:
+    cid, sid, hid, uid, pid, did = (path_param(n) for n in ("cid", "sid", "hid", "uid", "pid", "did"))
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hoinghi", "version": "1",
+                 "description": "Conferences, halls and attendance. Signed-in users send the session cookie and, "
+                                "for writes, the X-CSRF-Token header (from GET /api/me); kiosks send "
+                                "`Authorization: Bearer <device token>`."},
+        "components": {
+            "securitySchemes": {"cookie": {"type": "apiKey", "in": "cookie", "name": "hoinghi"},
+                                "kiosk": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": obj(["error", "message"], error=STR, message=STR, field=STR,
+                                     problems={"type": "array", "items": OBJ})},
+        },
+        "paths": {
+            "/api/me": {"get": op("The signed-in user and their CSRF token", "cookie")},
+            "/api/conferences": {
+                "get": op("Conferences that concern the user", "cookie", ok={"type": "array", "items": OBJ}),
+                "post": op("Create a conference", "cookie", 201, body=obj(
+                    ["title", "organiser_unit_id"], title={"type": "string", "maxLength": 300}, topic=STR,
+                    mode={"enum": ["discussion", "presenter", "broadcast"]}, organiser_unit_id=INT))},
+            "/api/conferences/{cid}": {"get": op("One conference", "cookie", params=[cid])},
+            "/api/conferences/{cid}/sessions": {
+                "get": op("Its sessions", "cookie", params=[cid], ok={"type": "array", "items": OBJ}),
+                "post": op("Add a session", "cookie", 201, params=[cid], body=obj(
+                    ["title", "starts_at", "ends_at"], title=STR, starts_at=TIME, ends_at=TIME,
+                    late_after_minutes={"type": "integer", "minimum": 0, "maximum": 1440}))},
+            "/api/conferences/{cid}/halls": {
+                "get": op("Its halls within the user's scope", "cookie", params=[cid],
+                          ok={"type": "array", "items": OBJ}),
+                "post": op("Add a hall", "cookie", 201, params=[cid], errors=(401, 403, 404, 409, 422), body=obj(
+                    ["unit_id", "channel"], unit_id=INT, name=STR, role={"enum": ["host", "participating"]},
+                    channel={"enum": ["two_way", "receive_only", "broadcast", "in_person"]}, chair=STR,
+                    technical_contact=STR))},
+            "/api/units/{uid}/people": {"get": op("Persons of a unit's subtree, searched without diacritics",
+                                                  "cookie", params=[uid, query("q", STR), query("limit", INT),
+                                                                    query("offset", INT)])},
+            "/api/persons/{pid}": {"get": op("One person (self, or staff in scope)", "cookie", params=[pid])},
+            "/api/persons/{pid}/qr.png": {"get": op("The person's QR code as PNG (self, or staff in scope; logged)",
+                                                    "cookie", params=[pid], ok={"type": "string",
+                                                                                "contentMediaType": "image/png"})},
+            "/api/persons/{pid}/qr.svg": {"get": op("The person's QR code as SVG (self, or staff in scope; logged)",
+                                                    "cookie", params=[pid], ok={"type": "string",
+                                                                                "contentMediaType": "image/svg+xml"})},
+            "/api/persons/{pid}/credential": {"post": op("Re-issue a lost card: a new credential, the old one revoked "
+                                                         "(organiser in scope)", "cookie", 201, params=[pid], ok=obj(
+                ["person_id", "credential_id"], person_id=INT, credential_id=STR, issued_at=TIME,
+                valid_until=TIME))},
+            "/api/halls/{hid}/enrolment-codes": {"post": op("A one-time code to enrol a kiosk at the hall", "cookie",
+                                                            201, params=[hid])},
+            "/api/halls/{hid}/devices": {"get": op("The hall's kiosks", "cookie", params=[hid],
+                                                   ok={"type": "array", "items": OBJ})},
+            "/api/devices/{did}/revoke": {"post": op("Revoke a kiosk's key", "cookie", params=[did])},
+            "/api/devices/enrol": {"post": op("Spend an enrolment code; returns the device token once", "none", 201,
+                                              body=obj(["code", "name"], code=STR, name=STR),
+                                              errors=(422,))},
+            "/api/kiosk/halls/{hid}": {"get": op("The kiosk's hall and its invitees", "kiosk",
+                                                 params=[hid, query("q", STR), query("limit", INT)])},
+            "/api/kiosk/bundle": {"get": op("Keys, revocations and roster for offline check-in", "kiosk",
+                                            params=[query("session_id", INT, True)])},
+            "/api/kiosk/sessions": {"get": op(
+                "The kiosk's hall, its conference and the conference's sessions (to pick one); camera frames then "
+                "go over /ws (docs/KIOSK.md)", "kiosk", errors=(401,), ok=obj(
+                    ["device", "hall", "conference", "sessions", "faces"], device=OBJ, hall=OBJ, conference=OBJ,
+                    faces={"type": "boolean"}, sessions={"type": "array", "items": obj(
+                        ["id", "title", "starts_at", "ends_at", "checkin_open"], id=INT, title=STR, starts_at=TIME,
+                        ends_at=TIME, checkin_opens_at=TIME, checkin_closes_at=TIME,
+                        checkin_open={"type": "boolean"})}))},
+            "/api/checkins": {"post": op("Check a person in (QR text or manual pick); answered once committed",
+                                         "kiosk", ok=VERDICT, body=SCAN, params=[query("lang", {"enum": ["vi", "en"]})],
+                                         errors=(401, 403, 404, 422, 503))},
+            "/api/checkins/upload": {"post": op("An offline kiosk's queue of scans, idempotent by nonce", "kiosk",
+                                                body=obj(["items"], items={"type": "array", "maxItems": 5000,
+                                                                           "items": SCAN}),
+                                                errors=(401, 403, 404, 422, 503))},
+            "/api/checkins/undo": {"post": op("Undo a check-in (same device, within 5 minutes)", "kiosk", body=obj(
+                ["session_id", "person_id"], session_id=INT, hall_id=INT, person_id=INT))},
+            "/api/absences": {"post": op("Mark absent, with or without a reason", "cookie", body=obj(
+                ["session_id", "hall_id", "person_id"], session_id=INT, hall_id=INT, person_id=INT,
+                reason={"type": "string", "maxLength": 500}))},
+            "/api/headcounts": {"post": op("A hall's reported headcount", "cookie", body=obj(
+                ["session_id", "hall_id", "expected", "present"], session_id=INT, hall_id=INT,
+                expected={"type": "integer", "minimum": 0}, present={"type": "integer", "minimum": 0},
+                absent_excused={"type": "integer", "minimum": 0}, absent_unexcused={"type": "integer", "minimum": 0}))},
+            "/api/live/ticket": {"post": op("A 60-second ticket for the live WebSocket's hello", "cookie",
+                                            errors=(401, 403))},
+            "/api/sessions/{sid}/checkins": {"get": op("A hall's check-ins for a session", "cookie",
+                                                       params=[sid, query("hall_id", INT, True)])},
+            **face_paths(pid),
+            **content_paths(),
+            **media_paths(),
+        },
+    }
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(document())
+
+
+routes = [Route("/api/openapi.json", openapi)]

@@ -1,0 +1,1 @@
+"""Files made for people: spreadsheets, PDFs (reports, badges, posters) and QR images."""

@@ -1,0 +1,183 @@
+"""Conferences over HTTP: the organiser's pages (conferences, one conference with its sessions and halls,
+people of a unit, the roster import) and the JSON API for the same records."""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conference.accounts import Action, may
+from conference.conferences import ConferenceMode
+from conference.errors import ConferenceError, Forbidden, ImportRefused, Invalid
+from conference.halls import Channel, HallRole
+from web.bootstrap import services
+from web.http.auth import api_user, current_user, read_form
+from web.http.decoding import body, choice, field, local_moment, moment, number, path_int, query_int, query_text, text
+from web.http.encoding import ok, see_other
+from web.http.templating import render
+
+PAGE_SIZE = 50
+
+
+async def api_conferences(request: Request) -> JSONResponse:
+    user = await api_user(request)
+    svc = services(request).conference
+    if request.method == "POST":
+        data = await body(request)
+        conf = await svc.create_conference(
+            user, field(data, "title", str), field(data, "topic", str, ""),
+            choice(data, "mode", ConferenceMode, ConferenceMode.PRESENTER), field(data, "organiser_unit_id", int))
+        return ok(conf, 201)
+    return ok(await svc.conferences(user))
+
+
+async def api_conference(request: Request) -> JSONResponse:
+    return ok(await services(request).conference.conference(await api_user(request), path_int(request, "cid")))
+
+
+async def api_sessions(request: Request) -> JSONResponse:
+    user = await api_user(request)
+    svc = services(request).conference
+    cid = path_int(request, "cid")
+    if request.method == "POST":
+        data = await body(request)
+        session = await svc.add_session(user, cid, field(data, "title", str), moment(data, "starts_at"),
+                                        moment(data, "ends_at"), field(data, "late_after_minutes", int, 15))
+        return ok(session, 201)
+    return ok(await svc.sessions(user, cid))
+
+
+async def api_halls(request: Request) -> JSONResponse:
+    user = await api_user(request)
+    svc = services(request).conference
+    cid = path_int(request, "cid")
+    if request.method == "POST":
+        data = await body(request)
+        hall = await svc.add_hall(user, cid, field(data, "unit_id", int), field(data, "name", str, ""),
+                                  choice(data, "role", HallRole, HallRole.PARTICIPATING),
+                                  choice(data, "channel", Channel), field(data, "chair", str, ""),
+                                  field(data, "technical_contact", str, ""))
+        return ok(hall, 201)
+    return ok(await svc.halls(user, cid))
+
+
+async def api_people(request: Request) -> JSONResponse:
+    user = await api_user(request)
+    page = await services(request).conference.people(
+        user, path_int(request, "uid"), query_text(request, "q"), query_int(request, "limit", 50),
+        query_int(request, "offset", 0))
+    return ok({"unit": page.unit, "total": page.total, "people": page.people})
+
+
+async def api_person(request: Request) -> JSONResponse:
+    return ok(await services(request).conference.person(await api_user(request), path_int(request, "pid")))
+
+
+async def conferences(request: Request) -> Response:
+    user = await current_user(request)
+    svc = services(request).conference
+    error: ConferenceError | None = None
+    if request.method == "POST":
+        form = await read_form(request)
+        try:
+            conf = await svc.create_conference(user, text(form, "title"), text(form, "topic"),
+                                               ConferenceMode(text(form, "mode") or "presenter"),
+                                               user.scope_unit_id or number(form, "organiser_unit_id"))
+            return see_other(f"/conferences/{conf.id}")
+        except (ConferenceError, ValueError) as e:
+            error = e if isinstance(e, ConferenceError) else Invalid(str(e))
+    items = await svc.conferences(user)
+    return await render(request, "conferences.html", status_code=422 if error else 200, conferences=items,
+                        can_manage=may(user, Action.MANAGE_CONFERENCE), modes=list(ConferenceMode), error=error)
+
+
+async def conference(request: Request) -> Response:
+    user = await current_user(request)
+    svc = services(request).conference
+    cid = request.path_params["cid"]
+    error: ConferenceError | None = None
+    if request.method == "POST":
+        form = await read_form(request)
+        try:
+            zone = services(request).settings.zone
+            if text(form, "what") == "session":
+                await svc.add_session(user, cid, text(form, "title"),
+                                      local_moment(text(form, "starts_at"), "starts_at", zone),
+                                      local_moment(text(form, "ends_at"), "ends_at", zone),
+                                      number(form, "late_after_minutes"))
+            else:
+                await svc.add_hall(user, cid, number(form, "unit_id"), text(form, "name"),
+                                   HallRole(text(form, "role")), Channel(text(form, "channel")),
+                                   text(form, "chair"), text(form, "technical_contact"))
+            return see_other(f"/conferences/{cid}")
+        except (ConferenceError, ValueError) as e:
+            error = e if isinstance(e, ConferenceError) else Invalid(str(e))
+    conf = await svc.conference(user, cid)
+    halls = await svc.halls(user, cid)
+    tree = await svc.tree()
+    hosted = {h.unit_id for h in await svc.store.halls_of(cid)}
+    root = user.scope_unit_id
+    candidates = [u for u in (tree.walk(root) if root is not None else tree.walk()) if u.id not in hosted]
+    return await render(
+        request, "conference.html", status_code=422 if error else 200, conference=conf, candidates=candidates,
+        sessions=await svc.sessions(user, cid), halls=halls, unit_names={u.id: u.name for u in tree.walk()},
+        expected_total=sum(h.expected_count for h in halls), can_manage=may(user, Action.MANAGE_CONFERENCE),
+        can_attend=may(user, Action.VIEW_ATTENDANCE), roles=list(HallRole), channels=list(Channel), error=error)
+
+
+async def people(request: Request) -> Response:
+    user = await current_user(request)
+    svc = services(request).conference
+    uid = request.path_params["uid"]
+    query = request.query_params.get("q", "")
+    page_no = max(1, int(request.query_params.get("page", "1") or 1))
+    page = await svc.people(user, uid, query, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+    tree = await svc.tree()
+    return await render(request, "people.html", page=page, query=query, page_no=page_no,
+                        pages=max(1, -(-page.total // PAGE_SIZE)), path=tree.path(uid), children=tree.children(uid),
+                        unit_names={u.id: u.name for u in tree.walk()})
+
+
+UPLOAD_MAX = 50 * 1024 * 1024
+
+
+async def roster_import(request: Request) -> Response:
+    """Upload one or more roster files (units, persons); refused whole with every bad row listed."""
+    user = await current_user(request)
+    svc = services(request)
+    if not may(user, Action.IMPORT_ROSTER):
+        raise Forbidden("this role may not import rosters")
+    if request.method == "GET":
+        return await render(request, "import.html")
+    if int(request.headers.get("content-length") or 0) > UPLOAD_MAX:
+        raise Invalid(f"files over {UPLOAD_MAX // (1024 * 1024)} MB are refused")
+    form = await read_form(request)
+    try:
+        files = [(f.filename or "roster", await f.read()) for f in form.getlist("files") if isinstance(f, UploadFile)]
+    finally:
+        await form.close()
+    files = [(name, data) for name, data in files if data]
+    if not files:
+        return await render(request, "import.html", status_code=422, error=Invalid("chọn ít nhất một tệp"))
+    try:
+        counts = await svc.roster.import_files(files, actor=user)
+    except ImportRefused as refused:
+        return await render(request, "import.html", status_code=422, problems=refused.problems)
+    svc.conference.forget_units()
+    return await render(request, "import.html", counts=counts)
+
+
+routes = [
+    Route("/conferences", conferences, methods=["GET", "POST"]),
+    Route("/conferences/{cid:int}", conference, methods=["GET", "POST"]),
+    Route("/units/{uid:int}/people", people),
+    Route("/roster/import", roster_import, methods=["GET", "POST"]),
+    Route("/api/conferences", api_conferences, methods=["GET", "POST"]),
+    Route("/api/conferences/{cid:int}", api_conference),
+    Route("/api/conferences/{cid:int}/sessions", api_sessions, methods=["GET", "POST"]),
+    Route("/api/conferences/{cid:int}/halls", api_halls, methods=["GET", "POST"]),
+    Route("/api/units/{uid:int}/people", api_people),
+    Route("/api/persons/{pid:int}", api_person),
+]
