@@ -15,7 +15,7 @@ from web.bootstrap import services
 from web.http.auth import csrf_token, optional_user
 from web.i18n import LANGUAGES, translator
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
 
 async def language(conn: HTTPConnection, signed_in: bool = True) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from attendance.rules import SessionRules, WrongHallPolicy
-from conference.errors import NotFound
+from conference.errors import Invalid, NotFound
 from conference.service import ConferenceService
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,19 @@ class ConferenceFacts:
                 self._refreshing.pop(key, None)
 
         self._refreshing[key] = asyncio.create_task(reload())
+
+    async def hall_in_session(self, hall_id: int, session_id: int) -> bool:
+        """Whether the hall takes part in the session: it belongs to the session's conference.
+
+        The one home of this rule: check-ins, faces, the live hub, the media plane and the pages ask here."""
+        rules = await self.session_rules(session_id)
+        return await self.hall_conference(hall_id) == rules.conference_id
+
+    async def require_hall_in_session(self, hall_id: int, session_id: int) -> SessionRules:
+        """The session's rules, once the hall is known to take part in it (`Invalid` on hall_id otherwise)."""
+        if not await self.hall_in_session(hall_id, session_id):
+            raise Invalid("this hall is not part of the session's conference", field="hall_id")
+        return await self.session_rules(session_id)
 
     async def hall_conference(self, hall_id: int) -> int:
         return (await self._hall(hall_id))[0]
