@@ -98,7 +98,8 @@ def test_routes_do_not_touch_the_stores() -> None:
             continue
         found = sorted(i for i in imports(path) if under(i, STORES))
         tree = ast.parse(path.read_text())
-        found += [f"line {n.lineno}: .store" for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "store"]
+        found += [f"line {n.lineno}: .store" for n in ast.walk(tree)
+                  if isinstance(n, ast.Attribute) and n.attr == "store"]
         if found:
             bad[name] = found
     assert not bad
