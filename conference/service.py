@@ -247,10 +247,11 @@ class ConferenceService:
         hall = await self.store.get_hall(hall_id)
         return hall, await self.store.find_invitees(hall_id, query, limit)
 
-    async def record_manual_attendance(self, actor: User, person_id: int, detail: str) -> None:
-        """Manual attendance changes are audited."""
-        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.MANUAL_ATTENDANCE,
-                                          f"person:{person_id}", detail))
+    async def record_manual_attendance(self, actor: User | None, person_id: int, detail: str,
+                                       device_id: int | None = None) -> None:
+        """Manual attendance changes are audited: by a signed-in operator, or by a kiosk (`device_id`)."""
+        await self.store.audit(AuditEntry(self.clock(), actor.id if actor else None, AuditAction.MANUAL_ATTENDANCE,
+                                          f"person:{person_id}", detail, device_id))
 
     # -- participants -------------------------------------------------------------------------------
     async def my_conferences(self, actor: User) -> list[tuple[Conference, list[Session]]]:
