@@ -55,7 +55,6 @@ class ContentStore(StoreBase):
             return [(r.id, AuditEntry(r.at, r.actor_user_id, AuditAction(r.action), r.subject, r.detail,
                                       r.device_id)) for r in rows], total
 
-
     # -- documents ----------------------------------------------------------------------------------
     async def add_document(self, doc: Document) -> Document:
         async with self.engine.begin() as c:

@@ -1,4 +1,6 @@
-"""The attendance store: SQLAlchemy Core over an async engine (SQLite or PostgreSQL)."""
+"""The attendance store, its ledger part: signing keys, issued credentials, check-ins, scan events,
+headcounts and watch time. The ledger's scans are written in batches, many in one transaction (group
+commit); a check-in that lost a race to another process is recorded as a repeat."""
 
 from __future__ import annotations
 
@@ -23,65 +25,8 @@ from attendance.checkins import (
     ScanEvent,
     Status,
 )
-from attendance.devices import Device, EnrolmentCode
-from attendance.errors import EnrolmentRefused, NotFound
-from attendance.faces import Consent, ConsentChannel, ConsentPurpose, FaceTemplate
 from attendance.headcounts import Headcount
 from attendance.keys import SigningKey
-
-
-def _device(r: Row[Any]) -> Device:
-    return Device(r.id, r.hall_id, r.name, r.token_hash, r.enrolled_at, r.revoked_at, r.last_seen_at)
-
-
-class AttendanceStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-
-    # -- devices ------------------------------------------------------------------------------------
-    async def add_enrolment_code(self, code: EnrolmentCode) -> None:
-        async with self.engine.begin() as c:
-            await c.execute(insert(t.enrolment_codes).values(
-                code_hash=code.code_hash, hall_id=code.hall_id, created_by_user_id=code.created_by_user_id,
-                expires_at=code.expires_at, used_at=None))
-
-    async def enrol_device(self, code_hash: str, name: str, token_hash: str, now: datetime) -> Device:
-        """Spend an enrolment code and create the device it admits, atomically: a code admits one device."""
-        async with self.engine.begin() as c:
-            row = (await c.execute(select(t.enrolment_codes).where(t.enrolment_codes.c.code_hash == code_hash)
-                                   .with_for_update())).first()
-            if row is None:
-                raise EnrolmentRefused("unknown enrolment code")
-            EnrolmentCode(row.code_hash, row.hall_id, row.created_by_user_id, row.expires_at, row.used_at).check(now)
-            spent = await c.execute(update(t.enrolment_codes).where(
-                t.enrolment_codes.c.code_hash == code_hash, t.enrolment_codes.c.used_at.is_(None)).values(used_at=now))
-            if spent.rowcount != 1:
-                raise EnrolmentRefused("this enrolment code has already been used")
-            device_id = (await c.execute(insert(t.devices).values(
-                hall_id=row.hall_id, name=name, token_hash=token_hash, enrolled_at=now)
-                .returning(t.devices.c.id))).scalar_one()
-        return Device(device_id, row.hall_id, name, token_hash, now)
-
-    async def get_device(self, device_id: int) -> Device:
-        async with self.engine.connect() as c:
-            row = (await c.execute(select(t.devices).where(t.devices.c.id == device_id))).first()
-        if row is None:
-            raise NotFound(f"device {device_id} not found")
-        return _device(row)
-
-    async def devices_of(self, hall_id: int) -> list[Device]:
-        async with self.engine.connect() as c:
-            rows = await c.execute(select(t.devices).where(t.devices.c.hall_id == hall_id).order_by(t.devices.c.id))
-            return [_device(r) for r in rows]
-
-    async def revoke_device(self, device_id: int, now: datetime) -> None:
-        async with self.engine.begin() as c:
-            await c.execute(update(t.devices).where(t.devices.c.id == device_id, t.devices.c.revoked_at.is_(None))
-                            .values(revoked_at=now))
-
-    async def touch_device(self, device_id: int, now: datetime) -> None:
-        async with self.engine.begin() as c:
-            await c.execute(update(t.devices).where(t.devices.c.id == device_id).values(last_seen_at=now))
 
 
 def _key(r: Row[Any]) -> SigningKey:
@@ -351,101 +296,3 @@ class LedgerStore:
             rows = await c.execute(select(t.headcounts).where(t.headcounts.c.session_id == session_id))
             return [Headcount(r.session_id, r.hall_id, r.expected, r.present, r.absent_excused, r.absent_unexcused,
                               r.reported_by_user_id, r.reported_at) for r in rows]
-
-
-def _consent(r: Row[Any]) -> Consent:
-    return Consent(r.id, r.person_id, ConsentPurpose(r.purpose), r.text_version, r.given_at,
-                   ConsentChannel(r.channel), r.withdrawn_at)
-
-
-def _template(r: Row[Any]) -> FaceTemplate:
-    return FaceTemplate(r.person_id, r.consent_id, r.ciphertext, r.created_at)
-
-
-class FaceStore:
-    """Consents and face templates. A template is only ever written next to its active consent, and
-    withdrawing the consent deletes the template in the same transaction."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-
-    async def add_consent(self, person_id: int, purpose: ConsentPurpose, text_version: str, channel: ConsentChannel,
-                          now: datetime) -> Consent:
-        """Record a consent; an active one under the same text version is kept instead of a second row."""
-        async with self.engine.begin() as c:
-            return await self._consent(c, person_id, purpose, text_version, channel, now)
-
-    async def _consent(self, c: Any, person_id: int, purpose: ConsentPurpose, text_version: str,
-                       channel: ConsentChannel, now: datetime) -> Consent:
-        row = (await c.execute(select(t.consents).where(
-            t.consents.c.person_id == person_id, t.consents.c.purpose == purpose.value,
-            t.consents.c.text_version == text_version, t.consents.c.withdrawn_at.is_(None))
-            .order_by(t.consents.c.id.desc()).limit(1).with_for_update())).first()
-        if row is not None:
-            return _consent(row)
-        consent = Consent(0, person_id, purpose, text_version, now, channel)
-        new_id = (await c.execute(insert(t.consents).values(
-            person_id=person_id, purpose=purpose.value, text_version=text_version, given_at=now,
-            channel=channel.value, withdrawn_at=None).returning(t.consents.c.id))).scalar_one()
-        return replace(consent, id=new_id)
-
-    async def enrol(self, person_id: int, purpose: ConsentPurpose, text_version: str, channel: ConsentChannel,
-                    ciphertext: bytes, now: datetime) -> tuple[Consent, FaceTemplate]:
-        """Record (or keep) the consent and store the sealed template under it, replacing an earlier
-        template, in one transaction."""
-        async with self.engine.begin() as c:
-            consent = await self._consent(c, person_id, purpose, text_version, channel, now)
-            template = FaceTemplate(person_id, consent.id, ciphertext, now)
-            values = {"person_id": person_id, "consent_id": consent.id, "ciphertext": ciphertext, "created_at": now}
-            await c.execute(self._insert(t.face_templates).values(values).on_conflict_do_update(
-                index_elements=["person_id"], set_=values))
-        return consent, template
-
-    async def withdraw(self, person_id: int, purpose: ConsentPurpose, now: datetime) -> tuple[list[Consent], bool]:
-        """Withdraw every active consent of the person for `purpose` and delete their template, atomically.
-        Returns the consents withdrawn and whether a template was deleted."""
-        async with self.engine.begin() as c:
-            rows = (await c.execute(select(t.consents).where(
-                t.consents.c.person_id == person_id, t.consents.c.purpose == purpose.value,
-                t.consents.c.withdrawn_at.is_(None)).with_for_update())).all()
-            await c.execute(update(t.consents).where(t.consents.c.id.in_([r.id for r in rows]))
-                            .values(withdrawn_at=now))
-            deleted = await c.execute(delete(t.face_templates).where(t.face_templates.c.person_id == person_id))
-        return [replace(_consent(r), withdrawn_at=now) for r in rows], bool(deleted.rowcount)
-
-    async def consents_of(self, person_id: int) -> list[Consent]:
-        """Newest first."""
-        async with self.engine.connect() as c:
-            rows = await c.execute(select(t.consents).where(t.consents.c.person_id == person_id)
-                                   .order_by(t.consents.c.id.desc()))
-            return [_consent(r) for r in rows]
-
-    async def template_of(self, person_id: int) -> FaceTemplate | None:
-        async with self.engine.connect() as c:
-            row = (await c.execute(select(t.face_templates).where(
-                t.face_templates.c.person_id == person_id))).first()
-        return _template(row) if row else None
-
-    async def templates_of(self, person_ids: list[int]) -> list[FaceTemplate]:
-        out: list[FaceTemplate] = []
-        async with self.engine.connect() as c:
-            for i in range(0, len(person_ids), 2000):
-                rows = await c.execute(select(t.face_templates).where(
-                    t.face_templates.c.person_id.in_(person_ids[i:i + 2000])))
-                out.extend(_template(r) for r in rows)
-        return out
-
-    async def enrolled(self, person_ids: list[int]) -> set[int]:
-        """Which of these persons have a template now."""
-        async with self.engine.connect() as c:
-            rows = await c.execute(select(t.face_templates.c.person_id).where(
-                t.face_templates.c.person_id.in_(person_ids)))
-            return {r.person_id for r in rows}
-
-    async def purge_templates(self, created_before: datetime) -> list[int]:
-        """Delete the templates older than the retention period; returns whose."""
-        async with self.engine.begin() as c:
-            rows = await c.execute(delete(t.face_templates).where(t.face_templates.c.created_at < created_before)
-                                   .returning(t.face_templates.c.person_id))
-            return sorted(r.person_id for r in rows)
