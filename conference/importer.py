@@ -20,8 +20,9 @@ from typing import TextIO
 
 from conference.accounts import Action, Role, User, authorize
 from conference.errors import Forbidden, Invalid
-from conference.roster import RosterDiff, RosterSheet, diff_roster, plan_roster
+from conference.roster import RosterDiff, diff_roster, plan_roster
 from conference.roster_files import RosterFile, read_roster_files
+from conference.roster_sheets import RosterSheet
 from conference.store import ConferenceStore, ImportCounts
 from conference.text import thousands
 from conference.units import Unit, UnitTree

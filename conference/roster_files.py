@@ -18,7 +18,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from conference.errors import Invalid
-from conference.roster import Cell, RosterSheet, classify, header_row
+from conference.roster_sheets import Cell, RosterSheet, classify, header_row
 
 RosterFile = tuple[str, bytes]  # file name (as uploaded or on disk) and content
 

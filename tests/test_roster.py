@@ -11,15 +11,8 @@ import pytest
 
 from conference.errors import ImportRefused, Invalid, RowProblem
 from conference.people import MemberType, Person
-from conference.roster import (
-    Cell,
-    RosterDiff,
-    RosterSheet,
-    SheetKind,
-    classify,
-    diff_roster,
-    plan_roster,
-)
+from conference.roster import RosterDiff, diff_roster, plan_roster
+from conference.roster_sheets import Cell, RosterSheet, SheetKind, classify
 from conference.units import Unit, UnitType
 
 UNIT_HEADER: list[Cell] = ["Mã", "Tên đơn vị", "Loại", "Mã cấp trên", "Hiệu lực từ", "Hiệu lực đến"]
