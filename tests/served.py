@@ -13,7 +13,7 @@ from pathlib import Path
 from conference.accounts import Role, User
 from tests.browser import HOINGHI, free_port, wait_for_http
 from web.bootstrap import build
-from web.demo import province as demo_data
+from web.demo import seeding
 from web.settings import Settings
 
 SECRET = "served-test-secret-key-0123456789abcdef"
@@ -33,7 +33,7 @@ class Prepared:
 async def prepare(settings: Settings, members: int = 3000) -> Prepared:
     """The demo province with a session whose check-in is open now and an enrolled kiosk."""
     async with build(settings) as svc:
-        await demo_data.seed(svc.engine, svc.conference.passwords, datetime.now(UTC), members=members)
+        await seeding.seed(svc.engine, svc.conference.passwords, datetime.now(UTC), members=members)
         admin = User(0, "system", "system", Role.ADMIN, None)
         [conf] = await svc.conference.store.list_conferences()
         start = datetime.now(UTC) + timedelta(minutes=20)

@@ -25,6 +25,7 @@ from tests.browser import chromium, hoinghi_server
 from tests.world import World, sign_in
 from web.bootstrap import build
 from web.demo import province as demo_data
+from web.demo import seeding
 from web.settings import Settings, load
 
 # -- HTTP: access ---------------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ async def prepare(settings: Settings) -> Prepared:
     """The 3,000-member demo province, a session whose check-in is open now, a kiosk, some halls offline."""
     async with build(settings) as svc:
         now = datetime.now(UTC)
-        await demo_data.seed(svc.engine, svc.conference.passwords, now, members=3000)
+        await seeding.seed(svc.engine, svc.conference.passwords, now, members=3000)
         store = svc.conference.store
         admin = User(0, "system", "system", Role.ADMIN, None)
         [conf] = await store.list_conferences()

@@ -22,16 +22,9 @@ from conference.service import ConferenceService
 from conference.store import ConferenceStore
 from conference.text import fold
 from conference.units import UnitTree, UnitType
-from web.demo.province import (
-    DEMO_PASSWORD,
-    DemoProvince,
-    account_plan,
-    banner,
-    demo_sessions,
-    is_seeded,
-    province,
-    seed,
-)
+from web.demo.accounts import account_plan, banner
+from web.demo.province import DEMO_PASSWORD, DemoProvince, demo_sessions, province
+from web.demo.seeding import is_seeded, seed
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 5, 4, 9, 15, tzinfo=ZONE)

@@ -21,12 +21,13 @@ PACKAGES = ("conference", "attendance", "web")
 # The pure core: no I/O, no clock, no framework. mypy checks these strictly (pyproject.toml).
 PURE = {
     "conference.units", "conference.people", "conference.conferences", "conference.halls", "conference.accounts",
-    "conference.documents", "conference.feedback", "conference.audit", "conference.roster", "conference.errors",
-    "conference.text",
+    "conference.documents", "conference.feedback", "conference.audit", "conference.roster", "conference.roster_sheets",
+    "conference.errors", "conference.text",
     "attendance.checkins", "attendance.devices", "attendance.faces", "attendance.headcounts", "attendance.errors",
     "attendance.face_match", "attendance.liveness", "attendance.rules", "attendance.counting",
     "attendance.online", "attendance.credentials",
     "web.reporting.tables", "web.reporting.result", "web.live.protocol", "web.live.tally",
+    "web.demo.province", "web.demo.places", "web.demo.names", "web.demo.accounts",
 }
 IMPURE = ("starlette", "sqlalchemy", "asyncpg", "aiosqlite", "redis", "cv2", "dlib", "face_recognition", "aiortc",
           "av", "uvicorn", "websockets", "httpx", "jinja2", "openpyxl", "fpdf", "qrcode", "alembic", "web.db")

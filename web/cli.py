@@ -90,7 +90,7 @@ def demo_secret(directory: Path) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from web.bootstrap import build
-    from web.demo import province as demo_data
+    from web.demo import accounts, seeding
 
     directory: Path = args.dir
     if args.fresh:
@@ -101,11 +101,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     async def prepare() -> None:
         async with build(settings) as services:
-            if not await demo_data.is_seeded(services.engine):
+            if not await seeding.is_seeded(services.engine):
                 print(f"hoinghi: building the demo province ({args.members:,} members) …", file=sys.stderr)
-                await demo_data.seed(services.engine, services.conference.passwords, services.conference.clock(),
-                                     members=args.members)
-            print(demo_data.banner(f"http://{settings.host}:{settings.port}/", members=args.members), flush=True)
+                await seeding.seed(services.engine, services.conference.passwords, services.conference.clock(),
+                                  members=args.members)
+            print(accounts.banner(f"http://{settings.host}:{settings.port}/", members=args.members), flush=True)
 
     run(prepare)
     serve_app(settings)

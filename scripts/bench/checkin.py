@@ -53,6 +53,8 @@ from conference.conferences import Session
 from web.bootstrap import Services, build
 from web.db import create_engine
 from web.demo import province as demo_data
+from web.demo import seeding
+from web.demo.accounts import DemoAccounts
 from web.settings import Settings, load
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -135,12 +137,12 @@ def forge(text: str, rng: random.Random) -> str:
     return PREFIX + base64.b32encode(bytes(blob)).decode("ascii").rstrip("=")
 
 
-async def seed_demo(svc: Services, members: int, title: str) -> tuple[User, demo_data.DemoAccounts, Session]:
+async def seed_demo(svc: Services, members: int, title: str) -> tuple[User, DemoAccounts, Session]:
     """The demo province written into an empty database, and a session of its conference whose check-in
     is open now (it starts in 20 minutes): the administrator, the demo accounts, the session."""
     conference = svc.conference
     now = datetime.now(UTC)
-    accounts = await demo_data.seed(svc.engine, conference.passwords, now, members=members)
+    accounts = await seeding.seed(svc.engine, conference.passwords, now, members=members)
     conference.forget_units()
     found = await conference.store.user_with_hash(demo_data.ADMIN_USERNAME)
     assert found is not None

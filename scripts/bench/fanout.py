@@ -87,10 +87,11 @@ async def prepare(settings: Any, members: int, people: int, seed: int) -> Prepar
     """The demo province, a session whose check-in is open now, one kiosk, and `people` QR texts."""
     from web.bootstrap import build
     from web.demo import province as demo_data
+    from web.demo import seeding
 
     async with build(settings) as svc:  # migrates the new database
         now = datetime.now(UTC)
-        await demo_data.seed(svc.engine, svc.conference.passwords, now, members=members)
+        await seeding.seed(svc.engine, svc.conference.passwords, now, members=members)
         svc.conference.forget_units()
         found = await svc.conference.store.user_with_hash(demo_data.ADMIN_USERNAME)
         assert found is not None

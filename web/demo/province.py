@@ -2,35 +2,26 @@
 
 `province()` is pure and deterministic for a seed: the unit tree (province → 11 committees → about
 100 grassroots organisations → about 400 cells), `members` persons with Vietnamese names, one
-conference and its halls (điểm cầu). `seed()` writes all of it into an empty, migrated database
-through the store, plus a handful of demo accounts (only those get an Argon2 password hash, which is
-the slow part of an account).
+conference and its halls (điểm cầu); `demo_sessions()` its two sessions. The places and names it draws
+from are data in `web.demo.places` and `web.demo.names`, the demo accounts in `web.demo.accounts`;
+`web.demo.seeding` writes all of it into a database.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import Counter
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from conference import tables as t
-from conference.accounts import Role
-from conference.conferences import ConferenceMode, Session, new_conference, new_session
-from conference.errors import Conflict
-from conference.halls import Channel, HallRole, Invitation, new_hall
-from conference.passwords import Passwords
+from conference.conferences import ConferenceMode, Session, new_session
+from conference.halls import Channel, HallRole
 from conference.people import MemberType, Person, new_person
-from conference.service import ConferenceService
-from conference.store import ConferenceStore
-from conference.text import clean, fold, thousands
+from conference.text import clean
 from conference.units import Unit, UnitType, new_unit
+from web.demo.names import Names
+from web.demo.places import BLOCS, DISTRICT_OFFICE_CELLS, DISTRICTS, HIGHLAND_HAMLETS, LOWLAND_HAMLETS
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 DEMO_PASSWORD = "hoinghi-demo"
@@ -43,209 +34,6 @@ CONFERENCE_TOPIC = (
     "Chuyên đề năm 2026: Học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh về xây dựng "
     "Đảng bộ tỉnh trong sạch, vững mạnh, đáp ứng yêu cầu nhiệm vụ trong giai đoạn mới"
 )
-
-# -- the province as data ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _District:
-    kind: str  # huyện, thị xã, thành phố
-    name: str
-    committee: str  # Huyện ủy, Thị ủy, Thành ủy
-    communes: tuple[tuple[str, str], ...]  # (xã / phường / thị trấn, name)
-    highland: bool = False
-
-    @property
-    def title(self) -> str:
-        return f"{self.kind} {self.name}"
-
-
-def _xa(*names: str) -> tuple[tuple[str, str], ...]:
-    return tuple(("xã", n) for n in names)
-
-
-def _phuong(*names: str) -> tuple[tuple[str, str], ...]:
-    return tuple(("phường", n) for n in names)
-
-
-def _tt(*names: str) -> tuple[tuple[str, str], ...]:
-    return tuple(("thị trấn", n) for n in names)
-
-
-DISTRICTS: tuple[_District, ...] = (
-    _District("thành phố", "Đông Hà", "Thành ủy",
-              _phuong("1", "2", "3", "4", "5", "Đông Giang", "Đông Lễ", "Đông Lương", "Đông Thanh")),
-    _District("thị xã", "Quảng Trị", "Thị ủy", _phuong("1", "2", "3", "An Đôn") + _xa("Hải Lệ")),
-    _District("huyện", "Vĩnh Linh", "Huyện ủy",
-              _tt("Hồ Xá", "Cửa Tùng") + _xa("Vĩnh Thái", "Vĩnh Tú", "Vĩnh Chấp", "Vĩnh Nam", "Vĩnh Hòa",
-                                           "Vĩnh Thủy", "Vĩnh Lâm", "Vĩnh Sơn", "Vĩnh Giang", "Kim Thạch")),
-    _District("huyện", "Gio Linh", "Huyện ủy",
-              _tt("Gio Linh", "Cửa Việt") + _xa("Gio Mỹ", "Gio Hải", "Gio Quang", "Gio An", "Gio Sơn",
-                                              "Gio Mai", "Gio Việt", "Linh Trường", "Trung Giang")),
-    _District("huyện", "Cam Lộ", "Huyện ủy",
-              _tt("Cam Lộ") + _xa("Cam Tuyền", "Cam Thành", "Cam Chính", "Cam Nghĩa", "Cam Hiếu", "Cam Thủy")),
-    _District("huyện", "Triệu Phong", "Huyện ủy",
-              _tt("Ái Tử") + _xa("Triệu An", "Triệu Vân", "Triệu Phước", "Triệu Độ", "Triệu Trạch",
-                                 "Triệu Thuận", "Triệu Đại", "Triệu Hòa", "Triệu Long", "Triệu Thành",
-                                 "Triệu Giang")),
-    _District("huyện", "Hải Lăng", "Huyện ủy",
-              _tt("Diên Sanh") + _xa("Hải An", "Hải Ba", "Hải Quy", "Hải Quế", "Hải Hưng", "Hải Phú",
-                                     "Hải Thượng", "Hải Dương", "Hải Định", "Hải Lâm")),
-    _District("huyện", "Hướng Hóa", "Huyện ủy",
-              _tt("Khe Sanh", "Lao Bảo") + _xa("Hướng Lập", "Hướng Việt", "Hướng Phùng", "Hướng Sơn",
-                                             "Hướng Tân", "Tân Hợp", "Tân Thành", "Tân Long", "Húc", "Thuận"),
-              highland=True),
-)
-
-# The agencies of a district (one grassroots organisation per district); the first cell leads.
-DISTRICT_OFFICE_CELLS = ("Văn phòng {committee}", "Các ban xây dựng Đảng", "Ủy ban Mặt trận Tổ quốc và các đoàn thể",
-                         "Văn phòng HĐND và UBND", "Phòng Giáo dục và Đào tạo", "Phòng Tài chính – Kế hoạch")
-
-
-@dataclass(frozen=True)
-class _Grassroots:
-    name: str
-    cells: tuple[str, ...] = ()  # empty: a "chi bộ cơ sở", whose members belong to it directly
-    has_hall: bool = True
-
-
-@dataclass(frozen=True)
-class _Bloc:
-    name: str
-    hall: str
-    leaders: tuple[str, ...]
-    grassroots: tuple[_Grassroots, ...]
-
-
-BLOCS: tuple[_Bloc, ...] = (
-    _Bloc("Đảng bộ Khối các cơ quan tỉnh", "Điểm cầu Đảng bộ Khối các cơ quan tỉnh",
-          ("Bí thư Đảng ủy Khối các cơ quan tỉnh", "Phó Bí thư Thường trực Đảng ủy Khối các cơ quan tỉnh"), (
-              _Grassroots("Đảng bộ Văn phòng Tỉnh ủy", ("Lãnh đạo Văn phòng", "Phòng Tổng hợp",
-                                                         "Phòng Hành chính – Lưu trữ", "Phòng Quản trị – Tài vụ")),
-              _Grassroots("Đảng bộ Sở Giáo dục và Đào tạo", ("Văn phòng Sở", "Phòng Giáo dục Trung học",
-                                                              "Phòng Tổ chức cán bộ")),
-              _Grassroots("Đảng bộ Sở Y tế", ("Văn phòng Sở", "Phòng Nghiệp vụ Y", "Trung tâm Kiểm soát bệnh tật")),
-              _Grassroots("Đảng bộ Sở Nông nghiệp và Môi trường", ("Văn phòng Sở", "Chi cục Thủy lợi",
-                                                                    "Chi cục Kiểm lâm")),
-              _Grassroots("Đảng bộ Trường Chính trị Lê Duẩn", ("Khoa Xây dựng Đảng", "Khoa Lý luận cơ sở",
-                                                                "Phòng Tổ chức – Hành chính")),
-              _Grassroots("Đảng bộ Bệnh viện Đa khoa tỉnh", ("Khối Nội", "Khối Ngoại", "Khối Cận lâm sàng",
-                                                              "Phòng Hành chính – Quản trị")),
-              _Grassroots("Chi bộ cơ sở Sở Tài chính"),
-              _Grassroots("Chi bộ cơ sở Sở Tư pháp"),
-              _Grassroots("Chi bộ cơ sở Sở Văn hóa, Thể thao và Du lịch"),
-              _Grassroots("Chi bộ cơ sở Ban Tuyên giáo và Dân vận Tỉnh ủy"),
-              _Grassroots("Chi bộ cơ sở Ủy ban Mặt trận Tổ quốc Việt Nam tỉnh"),
-              _Grassroots("Chi bộ cơ sở Báo và Phát thanh, Truyền hình Quảng Trị"),
-          )),
-    _Bloc("Đảng bộ Khối Doanh nghiệp tỉnh", "Điểm cầu Đảng bộ Khối Doanh nghiệp tỉnh",
-          ("Bí thư Đảng ủy Khối Doanh nghiệp tỉnh", "Phó Bí thư Thường trực Đảng ủy Khối Doanh nghiệp tỉnh"), (
-              _Grassroots("Đảng bộ Công ty Điện lực Quảng Trị", ("Văn phòng Công ty", "Điện lực Đông Hà",
-                                                                  "Điện lực Vĩnh Linh", "Điện lực Hướng Hóa")),
-              _Grassroots("Đảng bộ Công ty Cổ phần Nước sạch Quảng Trị", ("Văn phòng Công ty",
-                                                                           "Xí nghiệp Nước Đông Hà")),
-              _Grassroots("Đảng bộ Ngân hàng Nông nghiệp và Phát triển nông thôn Chi nhánh Quảng Trị",
-                          ("Văn phòng Chi nhánh", "Chi nhánh Đông Hà")),
-              _Grassroots("Chi bộ cơ sở Công ty TNHH MTV Lâm nghiệp Đường 9"),
-              _Grassroots("Chi bộ cơ sở Bưu điện tỉnh Quảng Trị"),
-              # small organisations follow the conference at their committee's hall
-              _Grassroots("Chi bộ cơ sở Công ty Cổ phần Cảng Cửa Việt", has_hall=False),
-              _Grassroots("Chi bộ cơ sở Công ty TNHH MTV Xổ số kiến thiết Quảng Trị", has_hall=False),
-          )),
-    _Bloc("Đảng bộ Quân sự tỉnh", "Điểm cầu Đảng bộ Quân sự tỉnh",
-          ("Bí thư Đảng ủy Quân sự tỉnh", "Phó Bí thư Đảng ủy, Chỉ huy trưởng Bộ Chỉ huy Quân sự tỉnh"), (
-              _Grassroots("Đảng bộ Cơ quan Bộ Chỉ huy Quân sự tỉnh", ("Phòng Tham mưu", "Phòng Chính trị",
-                                                                       "Phòng Hậu cần – Kỹ thuật")),
-              _Grassroots("Đảng bộ Trung đoàn 842", ("Cơ quan Trung đoàn", "Tiểu đoàn 1", "Tiểu đoàn 2")),
-              _Grassroots("Đảng bộ Trường Quân sự tỉnh", ("Khoa Quân sự", "Khoa Chính trị")),
-              _Grassroots("Chi bộ cơ sở Đại đội Trinh sát 21"),
-          )),
-)
-
-LOWLAND_HAMLETS = (
-    "An Xuân", "An Trung", "An Hưng", "Bích La", "Bích Khê", "Đại Hòa", "Phú Hội", "Phú Lễ", "Tân Mỹ",
-    "Tân Định", "Hà Thượng", "Hà Trung", "Lâm Xuân", "Mai Xá", "Cát Sơn", "Long Hưng", "Xuân Mỹ", "Hưng Nhơn",
-    "Thượng Phước", "Hội Yên", "Vân Hòa", "Phước Mỹ", "Trung Chỉ", "Nhan Biều", "Linh Chiểu", "Ba Du",
-    "Duy Phiên", "Thâm Khê", "Hậu Kiên", "Đại Độ", "Kim Long", "Mỹ Chánh", "Văn Quỹ", "Câu Nhi", "Đâu Kênh",
-    "Thuận Đầu", "Hội Kỳ", "Phương Lang", "Trà Lộc", "Xuân Lộc", "Tân Hòa", "Cam Vũ", "An Mỹ", "Phổ Lại",
-    "Mộc Đức", "Hòa Bình", "Thạch Hãn", "Đông Dương", "Lệ Xuyên", "Phú Kinh", "Hà Lợi", "Diên Khánh",
-    "Long Quang", "Đồng Bào", "Phước Lễ", "Thanh Lê", "Xuân Viên", "Tường Vân", "Nại Cửu", "Gia Độ",
-    "Hải Chữ", "Lưỡng Kim", "Bến Đá", "Cổ Thành", "Tiên Mỹ", "Quy Thiện", "Mỹ Thủy", "Thâm Triều",
-    "Đông Xuyên", "Hòa Lý", "Lâm Lang", "An Thái", "Tân Lương", "Hà Bắc", "Ngô Xá", "Hiền Lương",
-    "Tùng Luật", "Di Loan", "Thủy Ba", "Đơn Duệ",
-)
-HIGHLAND_HAMLETS = (
-    "Xa Bai", "Tà Rùng", "Xa Re", "Cu Vơ", "A Xóc", "Ka Tăng", "Húc Thượng", "Hoong", "Trằm", "Ruộng",
-    "Xy La", "Ra Ty", "A Ho", "Tà Đủ", "Cha Lỳ", "Pa Tầng", "Ra Man", "Hướng Choa", "Klu", "Vây",
-    "Tà Puồng", "Cựp", "Ka Reng", "A Rồng", "Pire", "Bù", "Tà Nua", "Sa Trầm",
-)
-
-# -- names --------------------------------------------------------------------------------------------
-
-SURNAMES: tuple[tuple[str, float], ...] = (
-    ("Nguyễn", 38.0), ("Trần", 11.0), ("Lê", 9.5), ("Phạm", 7.0), ("Hoàng", 5.1), ("Phan", 4.5),
-    ("Võ", 3.9), ("Đặng", 2.1), ("Bùi", 2.0), ("Đỗ", 1.4), ("Hồ", 1.3), ("Ngô", 1.3), ("Dương", 1.0),
-    ("Lý", 0.5), ("Trương", 1.0), ("Lương", 0.6), ("Đinh", 0.6), ("Mai", 0.5), ("Thái", 0.4), ("Cao", 0.4),
-    ("Hà", 0.4), ("Đoàn", 0.5), ("Lâm", 0.3), ("Tôn Thất", 0.1),
-)
-MALE_MIDDLE: tuple[tuple[str, float], ...] = (
-    ("Văn", 40.0), ("Hữu", 8.0), ("Đức", 8.0), ("Minh", 7.0), ("Quang", 6.0), ("Công", 5.0), ("Xuân", 5.0),
-    ("Đình", 5.0), ("Ngọc", 4.0), ("Thanh", 4.0), ("Anh", 3.0), ("Tiến", 3.0), ("Trọng", 3.0), ("Viết", 3.0),
-)
-FEMALE_MIDDLE: tuple[tuple[str, float], ...] = (
-    ("Thị", 48.0), ("Thị Thu", 5.0), ("Thị Kim", 4.0), ("Thị Minh", 3.0), ("Thị Hồng", 3.0),
-    ("Thị Thanh", 3.0), ("Ngọc", 6.0), ("Thu", 6.0), ("Thanh", 5.0), ("Minh", 4.0), ("Hồng", 4.0),
-    ("Kim", 4.0), ("Thùy", 4.0), ("Diệu", 2.0), ("Bích", 2.0), ("Mỹ", 3.0),
-)
-MALE_GIVEN = (
-    "An", "Anh", "Bảo", "Bình", "Cường", "Dũng", "Dương", "Đạt", "Đông", "Đức", "Giang", "Hải", "Hiếu",
-    "Hoàng", "Hùng", "Huy", "Hưng", "Khánh", "Khoa", "Kiên", "Lâm", "Long", "Lộc", "Lợi", "Minh", "Nam",
-    "Nghĩa", "Nhân", "Phong", "Phúc", "Quang", "Quân", "Sơn", "Tài", "Tâm", "Thắng", "Thành", "Thịnh",
-    "Toàn", "Trung", "Tuấn", "Tùng", "Việt", "Vinh", "Vũ", "Hòa", "Lực", "Thuận", "Chiến", "Hậu",
-)
-FEMALE_GIVEN = (
-    "An", "Anh", "Bích", "Châu", "Chi", "Dung", "Duyên", "Giang", "Hà", "Hạnh", "Hằng", "Hiền", "Hoa", "Hồng",
-    "Huệ", "Hương", "Lan", "Liên", "Linh", "Loan", "Mai", "My", "Nga", "Ngân", "Ngọc", "Nhung", "Oanh",
-    "Phương", "Quyên", "Quỳnh", "Tâm", "Thảo", "Thanh", "Thu", "Thủy", "Trang", "Trinh", "Tuyết", "Vân", "Yến",
-)
-FEMALE_SHARE = 0.38
-
-
-def _cumulative(pairs: Sequence[tuple[str, float]]) -> tuple[list[str], list[float]]:
-    names, total, cum = [], 0.0, []
-    for name, weight in pairs:
-        names.append(name)
-        total += weight
-        cum.append(total)
-    return names, cum
-
-
-class _Names:
-    """Vietnamese full names: weighted surnames, middle names by gender, given names."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.surnames = _cumulative(SURNAMES)
-        highland = [(n, w * 12 if n == "Hồ" else w) for n, w in SURNAMES]  # Vân Kiều, Pa Kô families
-        self.highland_surnames = _cumulative(highland)
-        self.male = _cumulative(MALE_MIDDLE)
-        self.female = _cumulative(FEMALE_MIDDLE)
-
-    def __call__(self, highland: bool = False) -> str:
-        rng = self.rng
-        pop, cum = self.highland_surnames if highland else self.surnames
-        surname = rng.choices(pop, cum_weights=cum)[0]
-        if rng.random() < FEMALE_SHARE:
-            mid_pop, mid_cum = self.female
-            given = rng.choice(FEMALE_GIVEN)
-        else:
-            mid_pop, mid_cum = self.male
-            given = rng.choice(MALE_GIVEN)
-        middle = rng.choices(mid_pop, cum_weights=mid_cum)[0]
-        return f"{surname} {middle} {given}"
-
-
-# -- the pure result ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -328,7 +116,7 @@ def province(seed: int = 2026, members: int = 70_000) -> DemoProvince:
     if members < 0:
         raise ValueError("members cannot be negative")
     rng = random.Random(seed)
-    names = _Names(rng)
+    names = Names(rng)
 
     units: list[Unit] = []
     parents: dict[str, str | None] = {}
@@ -529,151 +317,3 @@ def demo_sessions(now: datetime, conference_id: int = 0) -> list[Session]:
         new_session(conference_id, "Buổi chiều – Thảo luận, liên hệ thực tiễn và bế mạc", at(13, 30), at(17, 0),
                     late_after_minutes=15),
     ]
-
-
-# -- accounts -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoAccount:
-    role: Role
-    label: str  # the role in Vietnamese
-    username: str
-    password: str
-    display_name: str
-    sees: str  # what they see, in Vietnamese
-    scope_code: str | None  # the unit their scope is rooted at (None: administrator)
-    person_code: str | None = None
-
-
-@dataclass(frozen=True)
-class DemoAccounts:
-    conference_id: int
-    accounts: tuple[DemoAccount, ...]
-
-    def __iter__(self) -> Iterator[DemoAccount]:
-        return iter(self.accounts)
-
-    def __len__(self) -> int:
-        return len(self.accounts)
-
-    def by_role(self, role: Role) -> list[DemoAccount]:
-        return [a for a in self.accounts if a.role is role]
-
-    def by_username(self, username: str) -> DemoAccount:
-        return next(a for a in self.accounts if a.username == username)
-
-
-def _slug(text: str) -> str:
-    return "".join(ch for ch in fold(text) if ch.isalnum())
-
-
-def account_plan(demo: DemoProvince) -> tuple[DemoAccount, ...]:
-    """The demo accounts (pure): one per role worth showing, all with the same printable password."""
-    district = demo.unit_names[demo.district_code].removeprefix("Đảng bộ ")
-    district_name = district.removeprefix("huyện ").removeprefix("thị xã ").removeprefix("thành phố ")
-    hall = demo.hall(demo.hall_unit_code)
-    place = demo.unit_names[demo.hall_unit_code].removeprefix("Đảng bộ ")
-    place_name = place.removeprefix("xã ").removeprefix("phường ").removeprefix("thị trấn ")
-    participant = next(p for p, _ in demo.persons if p.code == demo.participant_code)
-    n_members = sum(1 for p, _ in demo.persons if p.member_type is not MemberType.GUEST)
-    in_district = sum(1 for h in demo.halls
-                      if h.unit_code == demo.district_code or h.unit_code.startswith(demo.district_code + "."))
-    committee = next(d.committee for d in DISTRICTS if d.title == district)
-    chair_name = hall.chair.split(" – ")[0]
-    pw = DEMO_PASSWORD
-    return (
-        DemoAccount(Role.ADMIN, "Quản trị hệ thống", ADMIN_USERNAME, pw, "Quản trị hệ thống",
-                    "Toàn hệ thống: người dùng, thiết bị, đơn vị, nhật ký truy cập", None),
-        DemoAccount(Role.ORGANISER, "Ban tổ chức cấp tỉnh", "bantochuc.tinh", pw,
-                    "Ban Tuyên giáo và Dân vận Tỉnh ủy",
-                    f"Toàn tỉnh: {len(demo.halls)} điểm cầu · {thousands(n_members)} đảng viên",
-                    demo.organiser_code),
-        DemoAccount(Role.ORGANISER, f"Ban tổ chức {district}", f"bantochuc.{_slug(district_name)}", pw,
-                    f"Ban Tuyên giáo và Dân vận {committee} {district_name}",
-                    f"Chỉ {district}: {in_district} điểm cầu và đảng viên của đảng bộ", demo.district_code),
-        DemoAccount(Role.HALL_CLERK, "Thư ký / cán bộ kỹ thuật điểm cầu", f"thuky.{_slug(place_name)}", pw,
-                    hall.technical_contact,
-                    f"{hall.name}: quét mã, điểm danh thủ công, báo cáo số lượng, kiểm tra kỹ thuật",
-                    demo.hall_unit_code),
-        DemoAccount(Role.HALL_CHAIR, "Chủ trì điểm cầu", f"chutri.{_slug(place_name)}", pw, chair_name,
-                    f"{hall.name}: tình hình điểm danh và xác nhận kết quả", demo.hall_unit_code),
-        DemoAccount(Role.PARTICIPANT, "Đại biểu / đảng viên", "daibieu", pw, participant.full_name,
-                    f"Mã QR của tôi, tài liệu hội nghị, gửi ý kiến – đề xuất ({hall.name})",
-                    None, demo.participant_code),
-    )
-
-
-def banner(url: str, accounts: DemoAccounts | Sequence[DemoAccount] | None = None, members: int = 70_000,
-           seed: int = 2026) -> str:
-    """What the demo prints when it is ready: where to go and whom to sign in as.
-
-    Without `accounts` (a demo database seeded earlier), the plan is recomputed for `members` and `seed`.
-    """
-    plan = list(accounts) if accounts is not None else list(account_plan(province(seed, members)))
-    width_label = max(len(a.label) for a in plan)
-    width_user = max(len(a.username) for a in plan)
-    lines = [f"Hội nghị trực tuyến – bản demo đã sẵn sàng: {url}", "Tài khoản demo:"]
-    lines += [f"  {a.label.ljust(width_label)}  {a.username.ljust(width_user)}  mật khẩu: {a.password}  ·  {a.sees}"
-              for a in plan]
-    return "\n".join(lines)
-
-
-# -- writing it to a database -------------------------------------------------------------------------
-
-
-async def is_seeded(engine: AsyncEngine) -> bool:
-    """Whether the demo has been written completely (its administrator account is written last)."""
-    async with engine.connect() as c:
-        row = (await c.execute(select(t.users.c.id).where(t.users.c.username == ADMIN_USERNAME))).first()
-        unit = (await c.execute(select(t.units.c.id).where(t.units.c.code == PROVINCE_CODE))).first()
-    return row is not None and unit is not None
-
-
-async def _is_empty(engine: AsyncEngine) -> bool:
-    async with engine.connect() as c:
-        for table in (t.units, t.persons, t.users, t.conferences):
-            if (await c.execute(select(func.count()).select_from(table))).scalar_one():
-                return False
-    return True
-
-
-async def seed(engine: AsyncEngine, passwords: Passwords, now: datetime, members: int = 70_000,
-               seed: int = 2026) -> DemoAccounts:
-    """Write the demo province, its conference and the demo accounts into an empty, migrated database."""
-    if now.tzinfo is None:
-        raise ValueError("now must carry a time zone")
-    if not await _is_empty(engine):
-        raise Conflict("the demo data goes only into an empty database")
-    demo = province(seed, members)
-    store = ConferenceStore(engine)
-    digest = hashlib.sha256(f"hoinghi-demo:{seed}:{members}".encode()).hexdigest()
-    await store.apply_roster(demo.units, [], demo.parent_codes, demo.persons, [],
-                             {"sha256": digest, "filename": "demo (dữ liệu mẫu)", "imported_at": now,
-                              "user_id": None})
-    unit_ids = {u.code: u.id for u in await store.all_units()}
-    conf = await store.add_conference(new_conference(demo.conference_title, demo.conference_topic,
-                                                     demo.conference_mode, unit_ids[demo.organiser_code], now))
-    for session in demo_sessions(now, conf.id):
-        await store.add_session(session)
-    hall_ids: dict[str, int] = {}
-    for h in demo.halls:
-        stored = await store.add_hall(new_hall(conf.id, unit_ids[h.unit_code], h.name, h.level, h.role,
-                                               h.channel, h.chair, h.technical_contact))
-        hall_ids[h.unit_code] = stored.id
-    person_ids = await _person_ids(engine)
-    await store.invite([Invitation(conf.id, person_ids[code], hall_ids[hall])
-                        for code, hall in demo.hall_of.items()])
-
-    service = ConferenceService(store, passwords, lambda: now)
-    plan = account_plan(demo)
-    for a in sorted(plan, key=lambda a: a.role is Role.ADMIN):  # the administrator last: is_seeded's mark
-        await service.create_user(None, a.username, a.display_name, a.role, a.password,
-                                  unit_ids[a.scope_code] if a.scope_code else None,
-                                  person_ids[a.person_code] if a.person_code else None)
-    return DemoAccounts(conf.id, plan)
-
-
-async def _person_ids(engine: AsyncEngine) -> dict[str, int]:
-    async with engine.connect() as c:
-        return {r.code: r.id for r in await c.execute(select(t.persons.c.code, t.persons.c.id))}
