@@ -52,13 +52,14 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkin import _largest_remainder, check_store
+from harness import check_store
 from rehearse.client import Http, HttpError, sign_in
 from rehearse.crowd import Attempts, Dashboards, Kiosks, Viewers, Worker, _form, persist
 from rehearse.deployment import HOST, ROOT, Deployment
 from rehearse.faults import FaultOptions, Faults
 from rehearse.plan import Laps, Plan, Sizes, prepare
 from rehearse.report import Run, report
+from scan_plan import largest_remainder
 
 from attendance import tables as at
 from web.db import create_engine
@@ -247,7 +248,7 @@ def main() -> None:
 
         procs = args.viewer_procs or max(1, -(-len(plan.viewers) // 2500))
         shares = [plan.viewers[i::procs] for i in range(procs)]
-        storm = _largest_remainder(min(faults.reconnect_storm, len(plan.viewers)), [float(len(s)) for s in shares])
+        storm = largest_remainder(min(faults.reconnect_storm, len(plan.viewers)), [float(len(s)) for s in shares])
         say(f"{len(plan.kiosks)} kiosks, {len(plan.viewers):,} participants in {procs} processes, "
             f"{args.dashboards} dashboards: connecting")
         kiosks = Worker("kiosks", Kiosks(plan, deployment.port))

@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkin import HOST, Server, cpu_seconds, create_database, drop_database, free_port, machine_busy, percentile
+from harness import HOST, Server, cpu_seconds, create_database, drop_database, free_port, machine_busy, percentile
 from kiosk_load import Item, _connect, _Connection, _request
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"

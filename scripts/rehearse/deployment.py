@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from checkin import Database, _pg, create_database, drop_database, free_port
+from harness import Database, create_database, drop_database, free_port, pg_execute
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,8 +272,8 @@ class Postgres:
         """The compose file's role and database, made here; its URL on this machine."""
         url = make_url(compose_url)
         password = (url.password or "").replace("'", "''")
-        asyncio.run(_pg(self.admin_url, f"CREATE ROLE \"{url.username}\" LOGIN PASSWORD '{password}'"))
-        asyncio.run(_pg(self.admin_url, f'CREATE DATABASE "{url.database}" OWNER "{url.username}"'))
+        asyncio.run(pg_execute(self.admin_url, f"CREATE ROLE \"{url.username}\" LOGIN PASSWORD '{password}'"))
+        asyncio.run(pg_execute(self.admin_url, f'CREATE DATABASE "{url.database}" OWNER "{url.username}"'))
         return url.set(host=HOST, port=self.port).render_as_string(hide_password=False)
 
     def close(self) -> None:

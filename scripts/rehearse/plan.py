@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from itertools import accumulate, pairwise
 from pathlib import Path
 
-from checkin import forge, seed_demo
 from kiosk_load import Item
+from scan_plan import forge, seed_demo
 
 from conference.accounts import Role
 from web.bootstrap import build

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkin import StoreCheck, percentile
 from fanout import latencies, regressions
+from harness import StoreCheck, percentile
 
 from .crowd import OUTAGE_MAX_S, Done
 from .plan import EXPECTED_OUTCOME, Plan
