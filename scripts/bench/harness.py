@@ -95,6 +95,15 @@ def cpu_seconds(pid: int) -> tuple[float, dict[str, float]]:
     return total, dict(threads)
 
 
+
+def rss_kib(pid: int, key: str = "VmRSS") -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def machine_busy() -> float:
     """CPU seconds all processes on the machine have used (every core), from /proc/stat."""
     with open("/proc/stat") as f:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fanout import latencies, regressions
+from fanout_storm import latencies, regressions
 from harness import StoreCheck, percentile
 
 from .crowd import OUTAGE_MAX_S, Done
