@@ -54,11 +54,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import check_store
 from rehearse.client import Http, HttpError, sign_in
-from rehearse.crowd import Attempts, Dashboards, Kiosks, Viewers, Worker, _form, persist
+from rehearse.crowd import Dashboards, Viewers, Worker
 from rehearse.deployment import HOST, ROOT, Deployment
 from rehearse.faults import FaultOptions, Faults
+from rehearse.kiosks import Kiosks, _form
 from rehearse.plan import Laps, Plan, Sizes, prepare
 from rehearse.report import Run, report
+from rehearse.retry import Attempts, persist
 from scan_plan import largest_remainder
 
 from attendance import tables as at

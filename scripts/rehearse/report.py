@@ -27,7 +27,8 @@ from typing import Any
 from fanout_storm import latencies, regressions
 from harness import StoreCheck, percentile
 
-from .crowd import OUTAGE_MAX_S, Done
+from .kiosks import Done
+from .live import OUTAGE_MAX_S
 from .plan import EXPECTED_OUTCOME, Plan
 
 ONLINE_MARGIN_S = 45.0  # a viewer's watch time reaches the store in rounds (pings every 15 s, stored every 10 s)
