@@ -41,6 +41,12 @@ class Action(StrEnum):
     SEND_FEEDBACK = "send_feedback"  # anyone on the roster; signed or anonymous
     MANAGE_FEEDBACK = "manage_feedback"  # move feedback through its states and answer it
     VIEW_REPORTS = "view_reports"  # attendance reports and their exports
+    # the livestream (web/media/access.py applies them, with scope and invitations)
+    PUBLISH_MEDIA = "publish_media"  # broadcast a session as its presenter
+    CONTROL_FLOOR = "control_floor"  # order the raised hands, give and take back the floor (organiser's scope)
+    WATCH_ANY_SESSION = "watch_any_session"  # watch uninvited; the others watch as invitees, which is attendance
+    SPEAK_FOR_HALL = "speak_for_hall"  # run a hall's screen: raise its hand, send its camera (hall's scope)
+    LIST_HALL_SCREENS = "list_hall_screens"  # the live list offers the screens of the halls in scope
 
 
 _STAFF = {Role.ORGANISER, Role.HALL_CHAIR, Role.HALL_CLERK}
@@ -59,6 +65,11 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.SEND_FEEDBACK: frozenset(Role),
     Action.MANAGE_FEEDBACK: frozenset({Role.ORGANISER}),
     Action.VIEW_REPORTS: frozenset({Role.ORGANISER, Role.HALL_CHAIR}),
+    Action.PUBLISH_MEDIA: frozenset({Role.PRESENTER, Role.ORGANISER}),
+    Action.CONTROL_FLOOR: frozenset({Role.ORGANISER}),
+    Action.WATCH_ANY_SESSION: frozenset(_STAFF | {Role.PRESENTER}),
+    Action.SPEAK_FOR_HALL: frozenset(_STAFF),
+    Action.LIST_HALL_SCREENS: frozenset({Role.HALL_CHAIR, Role.HALL_CLERK}),
 }
 
 
