@@ -18,9 +18,12 @@ from aiortc import RTCSessionDescription
 from tests.media_peers import Pattern, Viewer, near, publisher_offer, until
 from web.media import service as service_module
 from web.media import tap
+from web.media.access import Audience
+from web.media.broadcast import Broadcast
+from web.media.errors import MediaRefused
 from web.media.frames import Kind
 from web.media.relay import QUEUE_FRAMES, Source
-from web.media.service import Audience, Broadcast, MediaConfig, MediaRefused, MediaService
+from web.media.service import MediaConfig, MediaService
 
 AUDIENCE = Audience(session_id=7, conference_id=1, organiser_unit_id=1, user=None, hall=None)
 BLUE, ORANGE = (0, 90, 200), (230, 120, 0)
@@ -51,7 +54,7 @@ async def watch(media: MediaService, broadcast: Broadcast) -> Viewer:
 
 
 async def test_every_viewer_decodes_the_presenter_and_no_viewer_costs_an_encoder(media: MediaService) -> None:
-    broadcast = media._broadcast(AUDIENCE)
+    broadcast = media.open_broadcast(AUDIENCE)
     started = asyncio.get_running_loop().time()
     with tap.count_encodes() as encodes:
         presenter = await publish(media, broadcast, Source("presenter", "Báo cáo viên"))
@@ -89,7 +92,7 @@ async def test_every_viewer_decodes_the_presenter_and_no_viewer_costs_an_encoder
 
 
 async def test_a_stuck_viewer_holds_nobody_back_and_its_queue_stays_bounded(media: MediaService) -> None:
-    broadcast = media._broadcast(AUDIENCE)
+    broadcast = media.open_broadcast(AUDIENCE)
     presenter = await publish(media, broadcast, Source("presenter", "Báo cáo viên"))
     stuck = broadcast.channel.attach(Kind.VIDEO)  # a viewer whose sender never reads
     viewer = await watch(media, broadcast)
@@ -106,7 +109,7 @@ async def test_a_stuck_viewer_holds_nobody_back_and_its_queue_stays_bounded(medi
 
 
 async def test_the_floor_goes_to_a_hall_and_back_without_breaking_any_picture(media: MediaService) -> None:
-    broadcast = media._broadcast(AUDIENCE)
+    broadcast = media.open_broadcast(AUDIENCE)
     presenter = await publish(media, broadcast, Source("presenter", "Báo cáo viên"), BLUE)
     viewer = await watch(media, broadcast)
     hall_pc = None
@@ -122,8 +125,8 @@ async def test_the_floor_goes_to_a_hall_and_back_without_breaking_any_picture(me
         assert await until(lambda: len(viewer.colours) >= seen + 4 and near(viewer.colours[-1], ORANGE), 10)
         assert media.state(broadcast)["on_air"] == {"kind": "hall", "name": "Điểm cầu xã Gio Mỹ", "hall_id": 42}
 
-        await media._take_back(broadcast)
-        media._choose_on_air(broadcast)
+        await media.take_back(broadcast)
+        broadcast.choose_on_air()
         seen = len(viewer.colours)
         assert await until(lambda: len(viewer.colours) >= seen + 4 and near(viewer.colours[-1], BLUE), 10)
         assert broadcast.channel.on_air is broadcast.presenter
@@ -137,15 +140,15 @@ async def test_the_floor_goes_to_a_hall_and_back_without_breaking_any_picture(me
 
 
 async def test_hls_segments_and_the_recording_decode_with_pyav(media: MediaService) -> None:
-    broadcast = media._broadcast(AUDIENCE)
+    broadcast = media.open_broadcast(AUDIENCE)
     presenter = await publish(media, broadcast, Source("presenter", "Báo cáo viên"))
     try:
         assert await until(lambda: broadcast.hls_ready and broadcast.muxer is not None
                            and broadcast.muxer.stats.segments >= 3, 20)
-        url = media.hls_url(broadcast)
+        url = broadcast.hls_url
         assert url is not None and url.startswith(f"/media/hls/{AUDIENCE.session_id}/")
         key = url.split("/")[4]
-        playlist = media.hls_file(AUDIENCE.session_id, key, "index.m3u8").read_text()
+        playlist = media.recordings.hls_file(AUDIENCE.session_id, key, "index.m3u8").read_text()
     finally:
         await presenter.close()
     lines = playlist.splitlines()
@@ -155,30 +158,30 @@ async def test_hls_segments_and_the_recording_decode_with_pyav(media: MediaServi
     assert len(segments) == len(durations) >= 3
     assert all(0.5 <= d <= 2.5 for d in durations), durations  # 1 s target, cut at keyframes
     for name in segments:
-        with av.open(str(media.hls_file(AUDIENCE.session_id, key, name))) as container:
+        with av.open(str(media.recordings.hls_file(AUDIENCE.session_id, key, name))) as container:
             assert {s.type for s in container.streams} == {"video", "audio"}
             assert container.streams.video[0].codec_context.name == "h264"
             frames = list(container.decode(video=0))
             assert frames and frames[0].key_frame and (frames[0].width, frames[0].height) == (320, 240)
-        with av.open(str(media.hls_file(AUDIENCE.session_id, key, name))) as container:
+        with av.open(str(media.recordings.hls_file(AUDIENCE.session_id, key, name))) as container:
             assert container.streams.audio[0].codec_context.name == "aac"
             assert sum(f.samples for f in container.decode(audio=0)) > 0
 
     await media._stop_muxer(broadcast)  # the broadcast ends: the recording is closed
-    [recording] = media.recordings(AUDIENCE.session_id)
-    path = media.recording_file(AUDIENCE.session_id, recording["name"])
+    [recording] = media.recordings.listing(AUDIENCE.session_id)
+    path = media.recordings.recording_file(AUDIENCE.session_id, recording["name"])
     with av.open(str(path)) as container:
         decoded = sum(1 for _ in container.decode(video=0))
     assert decoded >= 60
     with pytest.raises(Exception, match="no such HLS file"):
-        media.hls_file(AUDIENCE.session_id, "x" * 24, "index.m3u8")
+        media.recordings.hls_file(AUDIENCE.session_id, "x" * 24, "index.m3u8")
     with pytest.raises(Exception, match="no such HLS file"):
-        media.hls_file(AUDIENCE.session_id, key, "../../etc/passwd")
+        media.recordings.hls_file(AUDIENCE.session_id, key, "../../etc/passwd")
 
 
 async def test_a_full_or_late_relay_sends_the_next_viewer_to_hls(media: MediaService,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    broadcast = media._broadcast(AUDIENCE)
+    broadcast = media.open_broadcast(AUDIENCE)
     media.config = replace(media.config, max_viewers=1)
     first, second = await watch(media, broadcast), Viewer()
     try:

@@ -76,7 +76,7 @@ async def _relay(port_out: Any, media_dir: str, hls: bool, lean: bool) -> None:
         service = MediaService(MediaConfig(Path(media_dir), [], hls=hls, record=hls, lean_rtp=lean), None, None)  # type: ignore[arg-type]
         await service.start()
         announce_addresses(LOOPBACK)
-        broadcast = service._broadcast(Audience(SESSION, 1, 1, None, None))
+        broadcast = service.open_broadcast(Audience(SESSION, 1, 1, None, None))
         done = asyncio.Event()
         lag = LoopLag()
         refused = [0]

@@ -12,6 +12,8 @@ Pure pieces (no aiortc, no event loop): `frames` (keyframes in a bitstream), `fa
 queue and the keyframe-request policy), `timeline` (one clock across source switches), `floor` (raised
 hands and the floor), `playlist` (HLS playlists and segment cutting), `ice` (ICE server settings).
 Stateful pieces: `tap` (the only module that touches aiortc internals), `relay`, `muxer`, `peers`,
-`service` (authorisation, signalling, broadcasts); HTTP and pages in `routes`.
+`broadcast` (one session's broadcast), `service` (the broadcasts of this process), `signalling` (the hub's
+media messages), `api` (what the media API and pages get), `recordings` (the HLS and MP4 files); who may
+watch, publish, give the floor and speak for a hall is `access`'s. HTTP and pages in web/routes/media.py.
 See docs/MEDIA.md.
 """

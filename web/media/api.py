@@ -1,0 +1,59 @@
+"""What the media API, the files and the live list ask of this process's broadcasts: a session's media
+info (state, ICE servers, codec, what the asker may do), its recordings and the HLS files, each request
+checked by `access` first. The routes (web/routes/media.py) decode, call one of these, and encode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attendance.devices import Device
+from conference.accounts import User
+from web.media.access import may_publish
+from web.media.broadcast import quiet_state
+
+if TYPE_CHECKING:
+    from web.media.service import MediaService
+
+HEARTBEAT_SECONDS = 15  # a watch page's viewer pings
+
+
+class MediaApi:
+    def __init__(self, media: MediaService) -> None:
+        self.media = media
+        self.access = media.access
+        self.recordings = media.recordings
+
+    async def info(self, user: User | None, device: Device | None, session_id: int) -> dict[str, Any]:
+        """What a page needs to start: the state, the ICE servers and the codec, and what it may do."""
+        audience = await self.access.audience(user, device, session_id)
+        config = self.media.config
+        broadcast = self.media.broadcasts.get(audience.session_id)
+        state = self.media.state(broadcast) if broadcast is not None else quiet_state(audience.session_id)
+        return {**state, "ice_servers": [s.as_dict() for s in config.ice_servers], "codec": config.video_codec,
+                "heartbeat_s": HEARTBEAT_SECONDS, "may_publish": may_publish(audience.user),
+                "may_control": await self.access.may_control(audience.user, audience)}
+
+    async def recording_list(self, user: User | None, device: Device | None, session_id: int) -> list[dict[str, Any]]:
+        """The session's recordings, for its audience."""
+        audience = await self.access.audience(user, device, session_id)
+        live = {b.muxer.stats.recording for b in self.media.broadcasts.values() if b.muxer is not None}
+        return self.recordings.listing(audience.session_id, {p for p in live if p is not None})
+
+    async def recording_file(self, user: User | None, device: Device | None, session_id: int, name: str) -> Path:
+        """A recording of the session, for its audience."""
+        audience = await self.access.audience(user, device, session_id)
+        return self.recordings.recording_file(audience.session_id, name)
+
+    def hls_file(self, session_id: int, key: str, name: str) -> Path:
+        """A file of an HLS stream, for anyone: the random key in its path is the capability."""
+        return self.recordings.hls_file(session_id, key, name)
+
+    async def live_list(self, user: User) -> list[dict[str, Any]]:
+        """The sessions the user may watch (`access.reachable`), each saying whether it is on air here."""
+        items = await self.access.reachable(user)
+        for item in items:
+            broadcast = self.media.broadcasts.get(item["session"].id)
+            item["live"] = broadcast is not None and broadcast.channel.on_air is not None
+        return items
