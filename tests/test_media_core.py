@@ -1,5 +1,6 @@
 """The media plane's pure pieces, without an event loop: keyframes in a bitstream, the per-viewer queue,
-keyframe requests, the programme clock, the floor, HLS playlists and cuts, ICE settings, signalling."""
+keyframe requests, the programme clock, the floor, HLS playlists and cuts, ICE settings, signalling, and
+the permission table's media actions."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from conference.accounts import Role, User
 from web.live.protocol import (
     FloorControl,
     MediaWatch,
@@ -17,6 +19,7 @@ from web.live.protocol import (
     RtcOffer,
     parse,
 )
+from web.media.access import may_publish, watches_as_invitee
 from web.media.fanout import FrameQueue, KeyframePolicy, Offered
 from web.media.floor import Floor, FloorError
 from web.media.frames import h264_is_keyframe, h264_nal_types, is_keyframe, nal_units, vp8_is_keyframe
@@ -226,3 +229,13 @@ def test_signalling_messages_parse_or_close_with_4002() -> None:
         with pytest.raises(ProtocolError) as refused:
             parse(bad)
         assert refused.value.close == 4002, bad
+
+
+@pytest.mark.parametrize("role, publish, invitee", [
+    (Role.ADMIN, True, False), (Role.ORGANISER, True, False), (Role.PRESENTER, True, False),
+    (Role.HALL_CHAIR, False, False), (Role.HALL_CLERK, False, False), (Role.PARTICIPANT, False, True)])
+def test_who_may_publish_and_who_watches_as_an_invitee(role: Role, publish: bool, invitee: bool) -> None:
+    user = User(1, "u", "U", role, None if role is Role.ADMIN else 1, 7 if role is Role.PARTICIPANT else None)
+    assert may_publish(user) is publish and watches_as_invitee(user) is invitee
+    assert not may_publish(User(1, "u", "U", role, user.scope_unit_id, user.person_id, active=False))
+    assert not may_publish(None)

@@ -1,5 +1,6 @@
 """Media signalling through the real app's WebSocket and HTTP: who may publish, watch, ask to speak and
-give the floor; answers carry the deployment's codec; the media API, HLS files and pages."""
+give the floor (the permission table's media actions, and only for halls of the session's conference);
+answers carry the deployment's codec; the media API, HLS files and pages."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import pytest
 from aiortc import RTCPeerConnection
 from starlette.testclient import TestClient
 
+from conference.accounts import Role
+from conference.conferences import ConferenceMode
 from conference.halls import Channel, HallRole
 from tests.media_peers import Pattern, Tone
 from tests.test_live import hello, ticket, until
-from tests.world import World, sign_in
+from tests.world import PASSWORD, World, sign_in
 from web.bootstrap import Services
 
 Socket = Any
@@ -206,3 +209,63 @@ def test_the_media_api_hls_files_and_pages(two_way: tuple[TestClient, World, int
         assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"
     assert client.get(f"/media/hls/{sid}/{'k' * 24}/..%2F..%2Fapp.db").status_code == 404
     assert client.get(f"/media/recordings/{sid}/20260101-000000.mp4", follow_redirects=False).status_code == 303
+
+
+def test_who_may_publish_give_the_floor_and_speak_for_which_hall(two_way: tuple[TestClient, World, int, str]) -> None:
+    """The permission table's media actions through the real socket and pages: hall staff may not publish, a
+    presenter may but does not run the floor, and no hall or device speaks in another conference's session."""
+    client, world, hall_id, _ = two_way
+    sid = world.session_id
+    svc: Services = client.app.state.services  # type: ignore[attr-defined]
+    assert client.portal is not None
+
+    async def make() -> tuple[int, str]:
+        found = await svc.conference.store.user_with_hash("org.p")
+        assert found is not None
+        org = found[0]
+        await svc.conference.create_user(None, "presenter.p", "Báo cáo viên", Role.PRESENTER, PASSWORD,
+                                         world.units["P"])
+        other = await svc.conference.create_conference(org, "Hội nghị khác", "Khác", ConferenceMode.PRESENTER,
+                                                       world.units["P"])
+        elsewhere = await svc.conference.add_hall(org, other.id, world.units["C1"], "Điểm cầu hội nghị khác",
+                                                  HallRole.PARTICIPATING, Channel.TWO_WAY)
+        code, _ = await svc.devices.issue_enrolment_code(elsewhere.id, org.id)
+        _, token = await svc.devices.enrol(code, "Màn hình hội nghị khác")
+        return elsewhere.id, token
+
+    elsewhere, elsewhere_token = client.portal.call(make)
+    publish_offer = offer("publish")
+    for staff in ("clerk.c1", "chair.c1"):
+        with client.websocket_connect("/ws") as ws:
+            hello(ws, ticket(client, staff))
+            ws.send_json({"type": "rtc_offer", "session": sid, "role": "publish", "sdp": publish_offer, "ref": staff})
+            refused = reply(ws)
+            assert refused["type"] == "rtc_error" and refused["code"] == "forbidden" and refused["ref"] == staff
+            ws.send_json({"type": "floor", "session": sid, "action": "take_back"})
+            assert reply(ws)["code"] == "forbidden"
+            ws.send_json({"type": "raise_hand", "session": sid, "hall": elsewhere})  # in scope, not in the session
+            assert reply(ws)["code"] == "forbidden"
+        assert client.get(f"/sessions/{sid}/present").status_code == 403
+        assert client.get(f"/api/sessions/{sid}/media").json()["may_publish"] is False
+        assert client.get(f"/halls/{elsewhere}/sessions/{sid}/screen").status_code == 403
+
+    with client.websocket_connect("/ws") as ws:
+        hello(ws, ticket(client, "presenter.p"))
+        ws.send_json({"type": "rtc_offer", "session": sid, "role": "publish", "sdp": publish_offer, "ref": "p"})
+        assert reply(ws)["type"] == "rtc_answer"
+        ws.send_json({"type": "floor", "session": sid, "action": "give", "hall": hall_id})
+        assert reply(ws)["code"] == "forbidden"
+        ws.send_json({"type": "raise_hand", "session": sid, "hall": hall_id})
+        assert reply(ws)["code"] == "forbidden"  # a presenter does not speak for a hall
+    info = client.get(f"/api/sessions/{sid}/media").json()
+    assert info["may_publish"] is True and info["may_control"] is False
+    assert client.get(f"/sessions/{sid}/present").status_code == 200
+    assert '"viewer_topic": false' in client.get(f"/sessions/{sid}/watch").text
+
+    with client.websocket_connect("/ws") as ws:  # a hall screen of another conference's hall
+        ws.send_json({"type": "hello", "v": 1, "device_token": elsewhere_token})
+        assert ws.receive_json()["type"] == "welcome"
+        ws.send_json({"type": "media_watch", "session": sid})
+        assert reply(ws)["code"] == "forbidden"
+    refused = client.get(f"/api/sessions/{sid}/media", headers={"Authorization": f"Bearer {elsewhere_token}"})
+    assert refused.status_code == 403
