@@ -54,8 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import check_store
 from rehearse.client import Http, HttpError, sign_in
+from rehearse.compose import HOST, ROOT
 from rehearse.crowd import Dashboards, Viewers, Worker
-from rehearse.deployment import HOST, ROOT, Deployment
+from rehearse.deployment import Deployment
 from rehearse.faults import FaultOptions, Faults
 from rehearse.kiosks import Kiosks, _form
 from rehearse.plan import Laps, Plan, Sizes, prepare

@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from .client import SESSION_COOKIE, Http, sign_in, ticket
-from .deployment import HOST
+from .compose import HOST
 from .live import OUTAGE_MAX_S, Clients, Live, heartbeats
 from .plan import PARTICIPANT_PASSWORD, Plan, ViewerPlan
 

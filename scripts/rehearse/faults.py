@@ -18,7 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .deployment import HOST, Deployment
+from .compose import HOST
+from .deployment import Deployment
 
 AT = {"kill_hub": 0.25, "stop_redis": 0.40, "reconnect_storm": 0.60, "restart_postgres": 0.75, "offline_kiosk": 0.88}
 KILLED_HUB = 1  # the second hub

@@ -17,7 +17,7 @@ from typing import Any
 from kiosk_load import _answer, _connect, _Connection, _request
 
 from .client import Http, HttpError
-from .deployment import HOST
+from .compose import HOST
 from .live import Clients, Live
 from .plan import FacePlan, KioskPlan, OfflinePlan, Plan
 from .retry import Attempts, persist

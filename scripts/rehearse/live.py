@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .client import HttpError
-from .deployment import HOST
+from .compose import HOST
 from .plan import Plan
 
 PING_S = 15.0  # under the protocol's heartbeat_s (20 s)
