@@ -3,36 +3,19 @@ with role and unit-scope checks done here, before any work, never in templates o
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import datetime
 
-from conference.accounts import Action, Role, User, authorize, covers, in_scope, may, new_user
-from conference.audit import AuditAction, AuditCategory, AuditEntry, actions_of
+from conference.accounts import Action, Role, User, authorize, in_scope, may, new_user
+from conference.audit import AuditAction, AuditEntry
 from conference.conferences import Conference, ConferenceMode, Session, new_conference, new_session
 from conference.errors import Forbidden, Invalid, NotAuthenticated, NotFound
-from conference.feedback import (
-    RECEIPT_ALPHABET,
-    RECEIPT_LENGTH,
-    Feedback,
-    FeedbackKind,
-    FeedbackState,
-    escalation_target,
-    format_receipt,
-    new_feedback,
-    normalise_receipt,
-    receipt_hash,
-)
 from conference.halls import Channel, Hall, HallRole, new_hall
-from conference.passwords import Passwords
 from conference.people import Person
-from conference.store import ConferenceStore
-from conference.units import Unit, UnitTree
+from conference.service_feedback import FeedbackDesk
+from conference.service_reports import ReportDesk
+from conference.units import Unit
 
-Clock = Callable[[], datetime]
 PASSWORD_MIN = 8
 
 
@@ -43,69 +26,10 @@ class PeoplePage:
     total: int
 
 
-@dataclass(frozen=True)
-class FeedbackView:
-    """Feedback as a page shows it: names resolved, and whether the viewer may move it on."""
-
-    feedback: Feedback
-    author_name: str  # "" when anonymous
-    unit_name: str
-    handler_name: str
-    conference_title: str
-    may_act: bool
-
-
-@dataclass(frozen=True)
-class FeedbackPage:
-    items: list[FeedbackView]
-    total: int
-    root: Unit | None  # the unit whose subtree is listed (None: every unit, for the administrator)
-
-
-@dataclass(frozen=True)
-class ReportScope:
-    """What a session report covers, checked: the tree as it stood on the session's day, the unit whose
-    subtree is reported, the halls hosted in it and the invitees of those halls or units."""
-
-    conference: Conference
-    session: Session
-    tree: UnitTree
-    root: Unit
-    halls: list[Hall]
-    invitees: list[tuple[Person, int, int]]  # (person, hall id, the unit they were invited from)
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    entries: list[tuple[int, AuditEntry]]
-    total: int
-    users: dict[int, User]
-
-
-class ConferenceService:
-    def __init__(self, store: ConferenceStore, passwords: Passwords, clock: Clock,
-                 tree_ttl_seconds: float = 5.0) -> None:
-        self.store = store
-        self.passwords = passwords
-        self.clock = clock
-        self._tree_ttl = tree_ttl_seconds
-        self._units: tuple[float, list[Unit]] | None = None
-        self._units_lock = asyncio.Lock()
-
-    # -- the unit tree ------------------------------------------------------------------------------
-    async def units(self) -> list[Unit]:
-        """Every unit, cached for a few seconds (other processes' roster imports show up after that)."""
-        async with self._units_lock:
-            if self._units is None or time.monotonic() - self._units[0] > self._tree_ttl:
-                self._units = (time.monotonic(), await self.store.all_units())
-            return self._units[1]
-
-    def forget_units(self) -> None:
-        self._units = None
-
-    async def tree(self, day: date | None = None) -> UnitTree:
-        """The tree as it stands today, or as it stood on `day`."""
-        return UnitTree(await self.units(), day or self.clock().date())
+class ConferenceService(FeedbackDesk, ReportDesk):
+    """Every conference use case: accounts, conferences, sessions, halls, people and participants here;
+    feedback in `conference/service_feedback.py`, reports and the audit log in `conference/service_reports.py`,
+    the unit tree and the "concerns the actor" check in `conference/service_base.py`."""
 
     # -- accounts -----------------------------------------------------------------------------------
     async def authenticate(self, username: str, password: str) -> User:
@@ -151,19 +75,6 @@ class ConferenceService:
         await self.store.set_language(actor.id, language)
 
     # -- conferences --------------------------------------------------------------------------------
-    async def conferences(self, actor: User) -> list[Conference]:
-        tree = await self.tree()
-        authorize(actor, Action.VIEW_CONFERENCE, None, tree)
-        return [c for c in await self.store.list_conferences() if covers(actor, c.organiser_unit_id, tree)]
-
-    async def conference(self, actor: User, conference_id: int) -> Conference:
-        conf = await self.store.get_conference(conference_id)
-        tree = await self.tree()
-        authorize(actor, Action.VIEW_CONFERENCE, None, tree)
-        if not covers(actor, conf.organiser_unit_id, tree):
-            raise Forbidden("this conference is outside the user's scope")
-        return conf
-
     async def create_conference(
         self, actor: User, title: str, topic: str, mode: ConferenceMode, organiser_unit_id: int
     ) -> Conference:
@@ -206,6 +117,29 @@ class ConferenceService:
         hall = await self.store.get_hall(hall_id)
         authorize(actor, action, hall.unit_id, await self.tree())
         return hall
+
+    async def hall_and_conference(self, actor: User, hall_id: int,
+                                  action: Action = Action.VIEW_CONFERENCE) -> tuple[Hall, Conference]:
+        """One hall and the conference it takes part in, after checking the actor may do `action` at the
+        hall's host unit (its staff need not see the whole conference)."""
+        hall = await self.hall(actor, hall_id, action)
+        return hall, await self.store.get_conference(hall.conference_id)
+
+    async def hall_candidates(self, actor: User, conference_id: int) -> list[Unit]:
+        """The units that may still host a hall of the conference: those in the actor's scope (every unit for
+        an actor without one) that host none of its halls yet, whoever's scope those halls are in."""
+        await self.conference(actor, conference_id)
+        hosted = {h.unit_id for h in await self.store.halls_of(conference_id)}
+        tree = await self.tree()
+        root = actor.scope_unit_id
+        return [u for u in (tree.walk(root) if root is not None else tree.walk()) if u.id not in hosted]
+
+    async def kiosk_programme(self, hall_id: int) -> tuple[Hall, Conference, list[Session]]:
+        """For a kiosk already verified as bound to `hall_id`: its hall, the conference and the conference's
+        sessions, earliest first, for the operator to pick one."""
+        hall = await self.store.get_hall(hall_id)
+        conf = await self.store.get_conference(hall.conference_id)
+        return hall, conf, sorted(await self.store.sessions_of(conf.id), key=lambda s: s.starts_at)
 
     async def add_hall(
         self, actor: User, conference_id: int, unit_id: int, name: str, role: HallRole, channel: Channel,
@@ -262,169 +196,3 @@ class ConferenceService:
         for conf in await self.conferences(actor):
             out.append((conf, await self.store.sessions_of(conf.id)))
         return out
-
-    # -- feedback (ý kiến – đề xuất) ------------------------------------------------------------------
-    async def all_time_tree(self) -> UnitTree:
-        """Every unit that ever existed, merged ones included: feedback keeps the unit it was sent from."""
-        return UnitTree(await self.units())
-
-    async def send_feedback(self, actor: User, kind: FeedbackKind, content: str, conference_id: int | None,
-                            anonymous: bool) -> tuple[Feedback, str | None]:
-        """Record feedback from a member on the roster, tied to their unit; returns it and, when anonymous,
-        the receipt code (shown once) that lets the author read the answer. Anonymous feedback is not
-        audited and keeps nothing that links it to its author."""
-        authorize(actor, Action.SEND_FEEDBACK, None, await self.tree())
-        if actor.person_id is None:
-            raise Forbidden("only members on the roster send feedback")
-        person = await self.store.get_person(actor.person_id)
-        if conference_id is not None:
-            await self.conference(actor, conference_id)
-        fb = new_feedback(kind, content, person.unit_id, None if anonymous else person.id, conference_id,
-                          self.clock(), anonymous)
-        if not anonymous:
-            return await self.store.add_feedback(fb), None
-        raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
-        return await self.store.add_feedback(fb, receipt_hash(raw)), format_receipt(raw)
-
-    async def my_feedback(self, actor: User) -> list[FeedbackView]:
-        """The actor's own signed feedback, newest first, with the answers."""
-        if actor.person_id is None:
-            return []
-        return await self._views(actor, await self.store.feedback_of_author(actor.person_id), mine=True)
-
-    async def feedback_by_receipt(self, code: str) -> FeedbackView:
-        """Anonymous feedback, for whoever holds its receipt code (NotFound for any other code)."""
-        normal = normalise_receipt(code)
-        fb = await self.store.feedback_by_receipt(receipt_hash(normal)) if normal else None
-        if fb is None:
-            raise NotFound("no feedback has this receipt code")
-        tree = await self.all_time_tree()
-        return FeedbackView(fb, "", self._unit_name(tree, fb.unit_id), self._unit_name(tree, fb.handler), "", False)
-
-    async def feedback_list(
-        self, actor: User, unit_id: int | None = None, conference_id: int | None = None,
-        state: FeedbackState | None = None, kind: FeedbackKind | None = None, limit: int = 50, offset: int = 0,
-    ) -> FeedbackPage:
-        """Feedback sent from the subtree of `unit_id` (default: the actor's scope), for its organisers.
-        Listing named authors is a view of personal data, and is logged."""
-        tree = await self.all_time_tree()
-        root_id = unit_id if unit_id is not None else actor.scope_unit_id
-        authorize(actor, Action.MANAGE_FEEDBACK, root_id, tree)
-        if not 1 <= limit <= 500 or offset < 0:
-            raise Invalid("limit is 1 to 500, offset not negative", field="limit")
-        root = tree.get(root_id) if root_id is not None else None
-        found, total = await self.store.find_feedback(tree.subtree_ids(root.id) if root else None, conference_id,
-                                                      state, kind, limit, offset)
-        views = await self._views(actor, found)
-        named = sum(1 for v in views if v.author_name)
-        if named:
-            await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.VIEW_PEOPLE,
-                                              f"unit:{root.id}" if root else "unit:*", f"feedback authors n={named}"))
-        return FeedbackPage(views, total, root)
-
-    async def feedback_item(self, actor: User, feedback_id: int) -> FeedbackView:
-        """One feedback: for its (signed) author, or for organisers whose scope holds the unit it came from."""
-        fb = await self.store.get_feedback(feedback_id)
-        if fb.author_person_id is not None and fb.author_person_id == actor.person_id:
-            return (await self._views(actor, [fb], mine=True))[0]
-        authorize(actor, Action.MANAGE_FEEDBACK, fb.unit_id, await self.all_time_tree())
-        view = (await self._views(actor, [fb]))[0]
-        if view.author_name:
-            await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.VIEW_PEOPLE,
-                                              f"person:{fb.author_person_id}", f"feedback:{fb.id}"))
-        return view
-
-    async def move_feedback(self, actor: User, feedback_id: int, to: FeedbackState, answer: str = "") -> Feedback:
-        """Move feedback on (and answer it): organisers whose scope holds the unit now handling it."""
-        fb = await self.store.get_feedback(feedback_id)
-        tree = await self.all_time_tree()
-        authorize(actor, Action.MANAGE_FEEDBACK, fb.handler, tree)
-        target = escalation_target(fb.handler, actor.scope_unit_id, tree) if to is FeedbackState.ESCALATED else None
-        moved = fb.move(to, self.clock(), answer, actor.id, target)
-        await self.store.update_feedback(fb, moved)
-        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.FEEDBACK_CHANGE, f"feedback:{fb.id}",
-                                          f"{fb.state} -> {moved.state}"
-                                          + (f", to unit {target}" if target is not None else "")))
-        return moved
-
-    async def _views(self, actor: User, items: list[Feedback], mine: bool = False) -> list[FeedbackView]:
-        tree = await self.all_time_tree()
-        people = await self.store.persons_by_ids(f.author_person_id for f in items if f.author_person_id)
-        titles: dict[int, str] = {}
-        for conf_id in {f.conference_id for f in items if f.conference_id is not None}:
-            try:
-                titles[conf_id] = (await self.store.get_conference(conf_id)).title
-            except NotFound:
-                titles[conf_id] = ""
-        out = []
-        for f in items:
-            author = people.get(f.author_person_id) if f.author_person_id else None
-            act = not mine and may(actor, Action.MANAGE_FEEDBACK) and in_scope(actor, f.handler, tree)
-            out.append(FeedbackView(f, author.full_name if author else "", self._unit_name(tree, f.unit_id),
-                                    self._unit_name(tree, f.handler),
-                                    titles.get(f.conference_id, "") if f.conference_id else "", act))
-        return out
-
-    @staticmethod
-    def _unit_name(tree: UnitTree, unit_id: int) -> str:
-        return tree.get(unit_id).name if unit_id in tree else ""
-
-    # -- reports -------------------------------------------------------------------------------------
-    async def report_scope(self, actor: User, session_id: int, unit_id: int | None, zone: tzinfo) -> ReportScope:
-        """Check that the actor may see the report of a session for the subtree of `unit_id` (default: the
-        conference's organising unit, or the actor's scope below it), with the tree as it stood that day."""
-        session = await self.store.get_session(session_id)
-        conf = await self.conference(actor, session.conference_id)
-        tree = await self.tree(session.starts_at.astimezone(zone).date())
-        root = self._report_root(actor, conf, unit_id, tree)
-        subtree = tree.subtree_ids(root.id)
-        halls = [h for h in await self.store.halls_of(conf.id) if h.unit_id in subtree]
-        hall_ids = {h.id for h in halls}
-        invitees = [(p, hall, unit) for p, hall, unit in await self.store.invitees_of(conf.id)
-                    if hall in hall_ids or unit in subtree]
-        return ReportScope(conf, session, tree, root, halls, invitees)
-
-    async def report_root(self, actor: User, conference_id: int, unit_id: int | None) -> Unit:
-        """The unit a conference report covers by default (or `unit_id`), checked, in today's tree."""
-        conf = await self.conference(actor, conference_id)
-        return self._report_root(actor, conf, unit_id, await self.tree())
-
-    @staticmethod
-    def _report_root(actor: User, conf: Conference, unit_id: int | None, tree: UnitTree) -> Unit:
-        authorize(actor, Action.VIEW_REPORTS, None, tree)
-        if unit_id is None:
-            scope = actor.scope_unit_id
-            unit_id = (conf.organiser_unit_id if scope is None or scope not in tree
-                       or tree.within(conf.organiser_unit_id, scope) else scope)
-        root = tree.get(unit_id)
-        authorize(actor, Action.VIEW_REPORTS, root.id, tree)
-        return root
-
-    async def log_personal_data(self, actor: User, exported: bool, subject: str, detail: str) -> None:
-        """Record that the actor saw (or exported) personal data: absentee lists, named authors."""
-        action = AuditAction.EXPORT_PEOPLE if exported else AuditAction.VIEW_PEOPLE
-        await self.store.audit(AuditEntry(self.clock(), actor.id, action, subject[:100], detail))
-
-    # -- the audit log -------------------------------------------------------------------------------
-    async def audit_view(
-        self, actor: User, category: AuditCategory | None = None, username: str = "",
-        since: datetime | None = None, until: datetime | None = None, limit: int = 100, offset: int = 0,
-    ) -> AuditPage:
-        """The audit log for the administrator, newest first, filtered; reading it is itself logged."""
-        authorize(actor, Action.VIEW_AUDIT, None, await self.tree())
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise Invalid("limit is 1 to 1000, offset not negative", field="limit")
-        actor_id: int | None = None
-        if username.strip():
-            found = await self.store.user_by_name(username.strip().lower())
-            if found is None:
-                return AuditPage([], 0, {})
-            actor_id = found.id
-        entries, total = await self.store.audit_page(actions_of(category), actor_id, since, until, limit, offset)
-        users = await self.store.users_by_ids(e.actor_user_id for _, e in entries if e.actor_user_id)
-        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.VIEW_AUDIT, "audit",
-                                          f"category={category or '*'} user={username[:40]!r} n={len(entries)}"))
-        return AuditPage(entries, total, users)
-
-    async def users_named(self, ids: list[int]) -> dict[int, User]:
-        return await self.store.users_by_ids(ids)
