@@ -11,7 +11,7 @@ import pytest
 from aiortc import RTCPeerConnection
 from starlette.testclient import TestClient
 
-from conference.accounts import Role
+from conference.accounts import Role, User
 from conference.conferences import ConferenceMode
 from conference.halls import Channel, HallRole
 from tests.media_peers import Pattern, Tone
@@ -54,24 +54,29 @@ def state(ws: Socket, check: Any = lambda s: True) -> dict[str, Any]:
             return message
 
 
+async def organiser(svc: Services) -> User:
+    found = await svc.conference.store.user_with_hash("org.p")
+    assert found is not None
+    return found[0]
+
+
+async def hall_with_screen(svc: Services, conference_id: int, unit_id: int, name: str) -> tuple[int, str]:
+    """A two-way hall of the conference, added by the province's organiser, with an enrolled hall screen."""
+    org = await organiser(svc)
+    hall = await svc.conference.add_hall(org, conference_id, unit_id, name, HallRole.PARTICIPATING, Channel.TWO_WAY)
+    code, _ = await svc.devices.issue_enrolment_code(hall.id, org.id)
+    _, token = await svc.devices.enrol(code, f"Màn hình {name}")
+    return hall.id, token
+
+
 @pytest.fixture
 def two_way(world_client: tuple[TestClient, World]) -> tuple[TestClient, World, int, str]:
     """A two-way hall (hosted by district D1) with an enrolled hall screen."""
     client, world = world_client
     svc: Services = client.app.state.services  # type: ignore[attr-defined]
     assert client.portal is not None
-
-    async def make() -> tuple[int, str]:
-        found = await svc.conference.store.user_with_hash("org.p")
-        assert found is not None
-        org = found[0]
-        hall = await svc.conference.add_hall(org, world.conference_id, world.units["D1"], "Điểm cầu huyện Một",
-                                             HallRole.PARTICIPATING, Channel.TWO_WAY)
-        code, _ = await svc.devices.issue_enrolment_code(hall.id, org.id)
-        _, token = await svc.devices.enrol(code, "Màn hình điểm cầu")
-        return hall.id, token
-
-    hall_id, token = client.portal.call(make)
+    hall_id, token = client.portal.call(hall_with_screen, svc, world.conference_id, world.units["D1"],
+                                        "Điểm cầu huyện Một")
     return client, world, hall_id, token
 
 
@@ -220,18 +225,11 @@ def test_who_may_publish_give_the_floor_and_speak_for_which_hall(two_way: tuple[
     assert client.portal is not None
 
     async def make() -> tuple[int, str]:
-        found = await svc.conference.store.user_with_hash("org.p")
-        assert found is not None
-        org = found[0]
         await svc.conference.create_user(None, "presenter.p", "Báo cáo viên", Role.PRESENTER, PASSWORD,
                                          world.units["P"])
-        other = await svc.conference.create_conference(org, "Hội nghị khác", "Khác", ConferenceMode.PRESENTER,
-                                                       world.units["P"])
-        elsewhere = await svc.conference.add_hall(org, other.id, world.units["C1"], "Điểm cầu hội nghị khác",
-                                                  HallRole.PARTICIPATING, Channel.TWO_WAY)
-        code, _ = await svc.devices.issue_enrolment_code(elsewhere.id, org.id)
-        _, token = await svc.devices.enrol(code, "Màn hình hội nghị khác")
-        return elsewhere.id, token
+        other = await svc.conference.create_conference(await organiser(svc), "Hội nghị khác", "Khác",
+                                                       ConferenceMode.PRESENTER, world.units["P"])
+        return await hall_with_screen(svc, other.id, world.units["C1"], "Điểm cầu hội nghị khác")
 
     elsewhere, elsewhere_token = client.portal.call(make)
     publish_offer = offer("publish")
