@@ -63,6 +63,11 @@ class DocumentLibrary:
         authorize(actor, Action.MANAGE_DOCUMENTS, conf.organiser_unit_id, await self.conference.tree())
         return conf
 
+    async def managed_document(self, actor: User, document_id: int) -> tuple[Document, Conference]:
+        """A document and its conference, if the actor may manage the conference's documents."""
+        doc = await self.store.get_document(document_id)
+        return doc, await self.managed(actor, doc.conference_id)
+
     async def may_manage(self, actor: User, conference_id: int) -> bool:
         try:
             await self.managed(actor, conference_id)
@@ -88,8 +93,7 @@ class DocumentLibrary:
         return doc
 
     async def remove(self, actor: User, document_id: int) -> Document:
-        doc = await self.store.get_document(document_id)
-        await self.managed(actor, doc.conference_id)
+        doc, _ = await self.managed_document(actor, document_id)
         orphan = await self.store.delete_document(doc.id)
         if orphan is not None:
             await self.blobs.delete_async(orphan)
@@ -111,6 +115,11 @@ class DocumentLibrary:
             raise NotAuthenticated("sign in to read this document")
         await self.conference.conference(actor, doc.conference_id)
         return doc
+
+    async def reading(self, actor: User | None, document_id: int) -> tuple[Document, Conference]:
+        """The document and its conference, if the reader may read the document (as `readable`)."""
+        doc = await self.readable(actor, document_id)
+        return doc, await self.store.get_conference(doc.conference_id)
 
     async def open(self, actor: User | None, document_id: int, count: bool = True) -> tuple[Document, Path]:
         """The document and its file for a reader; `count` adds one opening to the reader's unit."""

@@ -23,7 +23,7 @@ from conference.accounts import User
 from conference.errors import Conflict
 from web.bootstrap import services
 from web.http.auth import current_user, read_form
-from web.http.decoding import whole
+from web.http.decoding import optional_number, path_int
 from web.http.templating import render
 from web.i18n import translator
 from web.render import badges
@@ -47,24 +47,20 @@ def _start(request: Request, user: User, plan: SheetPlan) -> RedirectResponse:
     return RedirectResponse(f"/badges/jobs/{job.id}/page", status_code=303)
 
 
-def _conference_id(raw: object) -> int | None:
-    return whole(raw, "conference_id") if isinstance(raw, str) and raw.strip() else None
-
-
 async def unit_badges(request: Request) -> Response:
     user = await current_user(request)
-    uid: int = request.path_params["uid"]
+    uid = path_int(request, "uid")
     if request.method == "GET":
         return await render(request, "badges.html", choices=await services(request).cards.choices(user, uid))
     form = await read_form(request)
-    plan = await services(request).cards.unit_plan(user, uid, _conference_id(form.get("conference_id")))
+    plan = await services(request).cards.unit_plan(user, uid, optional_number(form, "conference_id"))
     return _start(request, user, plan)
 
 
 async def hall_badges(request: Request) -> Response:
     user = await current_user(request)
     await read_form(request)
-    return _start(request, user, await services(request).cards.hall_plan(user, request.path_params["hid"]))
+    return _start(request, user, await services(request).cards.hall_plan(user, path_int(request, "hid")))
 
 
 async def _job(request: Request) -> BadgeJob:

@@ -14,7 +14,19 @@ from conference.errors import ConferenceError, Forbidden, ImportRefused, Invalid
 from conference.halls import Channel, HallRole
 from web.bootstrap import services
 from web.http.auth import api_user, current_user, read_form
-from web.http.decoding import body, choice, field, local_moment, moment, number, path_int, query_int, query_text, text
+from web.http.decoding import (
+    body,
+    choice,
+    field,
+    local_moment,
+    moment,
+    number,
+    option,
+    path_int,
+    query_int,
+    query_text,
+    text,
+)
 from web.http.encoding import ok, see_other
 from web.http.templating import render
 
@@ -83,11 +95,11 @@ async def conferences(request: Request) -> Response:
         form = await read_form(request)
         try:
             conf = await svc.create_conference(user, text(form, "title"), text(form, "topic"),
-                                               ConferenceMode(text(form, "mode") or "presenter"),
+                                               option(ConferenceMode, text(form, "mode") or "presenter", "mode"),
                                                user.scope_unit_id or number(form, "organiser_unit_id"))
             return see_other(f"/conferences/{conf.id}")
-        except (ConferenceError, ValueError) as e:
-            error = e if isinstance(e, ConferenceError) else Invalid(str(e))
+        except ConferenceError as e:
+            error = e
     items = await svc.conferences(user)
     return await render(request, "conferences.html", status_code=422 if error else 200, conferences=items,
                         can_manage=may(user, Action.MANAGE_CONFERENCE), modes=list(ConferenceMode), error=error)
@@ -96,7 +108,7 @@ async def conferences(request: Request) -> Response:
 async def conference(request: Request) -> Response:
     user = await current_user(request)
     svc = services(request).conference
-    cid = request.path_params["cid"]
+    cid = path_int(request, "cid")
     error: ConferenceError | None = None
     if request.method == "POST":
         form = await read_form(request)
@@ -109,17 +121,16 @@ async def conference(request: Request) -> Response:
                                       number(form, "late_after_minutes"))
             else:
                 await svc.add_hall(user, cid, number(form, "unit_id"), text(form, "name"),
-                                   HallRole(text(form, "role")), Channel(text(form, "channel")),
+                                   option(HallRole, text(form, "role"), "role"),
+                                   option(Channel, text(form, "channel"), "channel"),
                                    text(form, "chair"), text(form, "technical_contact"))
             return see_other(f"/conferences/{cid}")
-        except (ConferenceError, ValueError) as e:
-            error = e if isinstance(e, ConferenceError) else Invalid(str(e))
+        except ConferenceError as e:
+            error = e
     conf = await svc.conference(user, cid)
     halls = await svc.halls(user, cid)
     tree = await svc.tree()
-    hosted = {h.unit_id for h in await svc.store.halls_of(cid)}
-    root = user.scope_unit_id
-    candidates = [u for u in (tree.walk(root) if root is not None else tree.walk()) if u.id not in hosted]
+    candidates = await svc.hall_candidates(user, cid)
     return await render(
         request, "conference.html", status_code=422 if error else 200, conference=conf, candidates=candidates,
         sessions=await svc.sessions(user, cid), halls=halls, unit_names={u.id: u.name for u in tree.walk()},
@@ -130,9 +141,9 @@ async def conference(request: Request) -> Response:
 async def people(request: Request) -> Response:
     user = await current_user(request)
     svc = services(request).conference
-    uid = request.path_params["uid"]
-    query = request.query_params.get("q", "")
-    page_no = max(1, int(request.query_params.get("page", "1") or 1))
+    uid = path_int(request, "uid")
+    query = query_text(request, "q")
+    page_no = max(1, query_int(request, "page", 1))
     page = await svc.people(user, uid, query, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
     tree = await svc.tree()
     return await render(request, "people.html", page=page, query=query, page_no=page_no,

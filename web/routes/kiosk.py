@@ -7,7 +7,6 @@ and everything after that is fetched with the device token (`Authorization: Bear
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -18,7 +17,7 @@ from conference.accounts import Action
 from conference.errors import Invalid
 from web.bootstrap import services, utc_now
 from web.http.auth import current_device, current_user, read_form
-from web.http.decoding import number, text
+from web.http.decoding import number, path_int, text
 from web.http.encoding import ok
 from web.http.templating import language, render
 from web.i18n import GREETINGS, MESSAGES, REFUSALS, translator
@@ -45,26 +44,19 @@ async def kiosk_page(request: Request) -> Response:
     return await render(request, "kiosk.html", config=config)
 
 
-def _open(opens: datetime, closes: datetime, now: datetime) -> bool:
-    return opens <= now <= closes
-
-
 async def kiosk_sessions(request: Request) -> JSONResponse:
     """The kiosk's hall, its conference and the conference's sessions, for the operator to pick one."""
     svc = services(request)
     device = await current_device(request)
-    store = svc.conference.store
-    hall = await store.get_hall(device.hall_id)
-    conf = await store.get_conference(hall.conference_id)
+    hall, conf, sessions = await svc.conference.kiosk_programme(device.hall_id)
     now = utc_now()
-    sessions = sorted(await store.sessions_of(conf.id), key=lambda s: s.starts_at)
     return ok({
         "device": {"id": device.id, "name": device.name},
         "hall": {"id": hall.id, "name": hall.name},
         "conference": {"id": conf.id, "title": conf.title},
         "sessions": [{"id": s.id, "title": s.title, "starts_at": s.starts_at, "ends_at": s.ends_at,
                       "checkin_opens_at": s.checkin_opens_at, "checkin_closes_at": s.checkin_closes_at,
-                      "checkin_open": _open(s.checkin_opens_at, s.checkin_closes_at, now)} for s in sessions],
+                      "checkin_open": s.checkin_open(now)} for s in sessions],
         "faces": True,  # face mode: recognised among the hall's enrolled invitees (opt-in, docs/FACES.md)
     })
 
@@ -73,7 +65,7 @@ async def hall_kiosks(request: Request) -> Response:
     """The hall's kiosks: make a one-time enrolment code, revoke a kiosk (organisers and hall clerks in scope)."""
     user = await current_user(request)
     svc = services(request)
-    hall = await svc.conference.hall(user, request.path_params["hid"], Action.MANAGE_DEVICES)
+    hall, conf = await svc.conference.hall_and_conference(user, path_int(request, "hid"), Action.MANAGE_DEVICES)
     code = expires = None
     if request.method == "POST":
         form = await read_form(request)
@@ -86,7 +78,6 @@ async def hall_kiosks(request: Request) -> Response:
             await svc.devices.revoke(device.id)
         else:
             raise Invalid("unknown action", field="action")
-    conf = await svc.conference.store.get_conference(hall.conference_id)
     devices = sorted(await svc.devices.devices(hall.id), key=lambda d: (d.revoked_at is not None, d.name))
     kiosk_url = str(request.url_for("kiosk_page"))
     return await render(request, "kiosk_devices.html", hall=hall, conference=conf, devices=devices, code=code,
