@@ -1,11 +1,16 @@
-"""How attendance is counted, pure: the one set of rules behind the live dashboard and the reports.
+"""How attendance is counted, pure: the one rule behind the live dashboard, the hall page and the reports.
 
+- The statuses are `attendance.checkins.Status`; present in person and present online both count as
+  present (`PRESENT`).
 - `expected` are invitees not exempt from party activities (miễn sinh hoạt); everyone's status still
   counts where it falls, so an exempt member who came is present.
 - A hall counts its invitees, wherever their unit lies; a unit counts the invitees of its subtree.
 - A hall that reported a headcount and has no individual check-ins shows the reported figures, with
   source "reported"; otherwise what was counted, with source "counted".
 - A unit's percentage adds the reported present of the reported halls hosted in its subtree.
+
+Every screen turns the stores' records into the same `Inputs` (`inputs`), then counts with `count` and
+`hall_figures` (one hall: `one_hall`).
 """
 
 from __future__ import annotations
@@ -13,16 +18,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, NamedTuple
 
-PRESENT_IN_PERSON = "present_in_person"
-PRESENT_ONLINE = "present_online"
-ABSENT_EXCUSED = "absent_excused"
-ABSENT_UNEXCUSED = "absent_unexcused"
-COUNTED = (PRESENT_IN_PERSON, PRESENT_ONLINE, ABSENT_EXCUSED, ABSENT_UNEXCUSED)
-_SLOT = {status: i for i, status in enumerate(COUNTED, start=1)}
-SOURCE_COUNTED = "counted"
-SOURCE_REPORTED = "reported"
+from attendance.checkins import CheckIn, Status
+from attendance.headcounts import Headcount
+
+COUNTED = (Status.PRESENT_IN_PERSON, Status.PRESENT_ONLINE, Status.ABSENT_EXCUSED, Status.ABSENT_UNEXCUSED)
+PRESENT = frozenset({Status.PRESENT_IN_PERSON, Status.PRESENT_ONLINE})  # online attendance counts as present
+_SLOT: dict[str, int] = {status: i for i, status in enumerate(COUNTED, start=1)}
+
+
+class Source(StrEnum):
+    """Where a hall's figures come from."""
+
+    COUNTED = "counted"  # its check-ins
+    REPORTED = "reported"  # its headcount (báo cáo số lượng), for a hall without individual check-ins
 
 
 def percent(present: int, expected: int) -> float:
@@ -38,7 +49,8 @@ class Counts:
     absent_unexcused: int = 0
 
     def add(self, status: str, n: int) -> None:
-        if status in COUNTED:
+        """Count `n` more (or fewer) people of `status` (a `Status` value; not checked in: nothing)."""
+        if status in _SLOT:  # each counted status names its field
             setattr(self, status, getattr(self, status) + n)
 
     def view(self, reported_present: int = 0) -> dict[str, Any]:
@@ -69,6 +81,34 @@ class Reported:
     present: int
     absent_excused: int
     absent_unexcused: int
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What counting one session needs, from whichever store: who is invited where (and whether they
+    are expected), each person's status, each hall's headcount."""
+
+    invited: dict[int, Invitee]
+    statuses: dict[int, str]
+    reported: dict[int, Reported]
+
+
+def statuses_of(checkins: Iterable[CheckIn]) -> dict[int, str]:
+    """person id -> status value of the given check-ins (of one session)."""
+    return {c.person_id: c.status.value for c in checkins}
+
+
+def reported_of(headcounts: Iterable[Headcount]) -> dict[int, Reported]:
+    """hall id -> the figures of its headcount."""
+    return {h.hall_id: Reported(h.expected, h.present, h.absent_excused, h.absent_unexcused) for h in headcounts}
+
+
+def inputs(invitees: Iterable[tuple[int, int, int, bool]], statuses: Mapping[int, str],
+           headcounts: Iterable[Headcount]) -> Inputs:
+    """The counting inputs from (person id, hall id, unit id, exempt) of every invitee, the statuses
+    (`statuses_of`, or the store's two columns) and the session's headcounts."""
+    return Inputs({person: Invitee(hall, unit, not exempt) for person, hall, unit, exempt in invitees},
+                  dict(statuses), reported_of(headcounts))
 
 
 def count(invited: Mapping[int, Invitee], statuses: Mapping[int, str], chain: Callable[[int], Iterable[int]],
@@ -105,24 +145,31 @@ def count(invited: Mapping[int, Invitee], statuses: Mapping[int, str], chain: Ca
     return halls, units
 
 
-def hall_source(counts: Counts, reported: Reported | None) -> str:
+def hall_source(counts: Counts, reported: Reported | None) -> Source:
     counted_any = counts.present_in_person + counts.present_online > 0
-    return SOURCE_REPORTED if reported is not None and not counted_any else SOURCE_COUNTED
+    return Source.REPORTED if reported is not None and not counted_any else Source.COUNTED
 
 
-def hall_figures(counts: Counts, reported: Reported | None) -> tuple[dict[str, Any], str]:
+def hall_figures(counts: Counts, reported: Reported | None) -> tuple[dict[str, Any], Source]:
     """A hall's figures (the keys of `Counts.view`) and their source."""
     source = hall_source(counts, reported)
     figures = counts.view()
-    if source == SOURCE_REPORTED and reported is not None:
+    if source is Source.REPORTED and reported is not None:
         figures |= {"in_person": reported.present, "absent_excused": reported.absent_excused,
                     "absent_unexcused": reported.absent_unexcused,
                     "percent": percent(reported.present, counts.expected)}
     return figures, source
 
 
+def one_hall(given: Inputs, hall_id: int) -> tuple[dict[str, Any], Source]:
+    """One hall's figures and source, as `count` and `hall_figures` give them for every hall."""
+    mine = {p: inv for p, inv in given.invited.items() if inv.hall_id == hall_id}
+    halls, _ = count(mine, given.statuses, lambda _unit: (), [hall_id])
+    return hall_figures(halls[hall_id], given.reported.get(hall_id))
+
+
 def reported_present(hall_ids: Iterable[int], hall_counts: Mapping[int, Counts],
                      reported: Mapping[int, Reported]) -> int:
     """The present reported (not counted) by the given halls: those whose figures are the reported ones."""
     return sum(reported[h].present for h in hall_ids
-               if h in reported and hall_source(hall_counts.get(h, Counts()), reported[h]) == SOURCE_REPORTED)
+               if h in reported and hall_source(hall_counts.get(h, Counts()), reported[h]) is Source.REPORTED)

@@ -43,8 +43,9 @@ from conference.halls import Channel, Hall, HallRole
 from conference.people import Person
 from conference.units import Unit, UnitTree, UnitType
 from web.live.tally import HallInfo, Invitee, Reported, SessionTally
-from web.render.files import display
-from web.reporting.tables import Filters, Kind, SessionData, Words, session_summary, session_tables
+from web.reporting.figures import SessionData
+from web.reporting.model import Filters, Kind, Words, display
+from web.reporting.tables import session_summary, session_tables
 
 T0 = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)  # 07:30 in Hà Nội
 

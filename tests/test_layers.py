@@ -27,6 +27,7 @@ PURE = {
     "attendance.face_match", "attendance.liveness", "attendance.rules", "attendance.counting",
     "attendance.online", "attendance.credentials",
     "web.reporting.tables", "web.reporting.result", "web.live.protocol", "web.live.tally",
+    "web.reporting.model", "web.reporting.figures", "web.reporting.rollup", "web.reporting.details",
     "web.demo.province", "web.demo.places", "web.demo.names", "web.demo.accounts",
 }
 IMPURE = ("starlette", "sqlalchemy", "asyncpg", "aiosqlite", "redis", "cv2", "dlib", "face_recognition", "aiortc",

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 
 from conference.errors import Invalid
 
 BODY_MAX = 64 * 1024
+E = TypeVar("E", bound=Enum)
 
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL INTEGER, what every integer column holds
@@ -108,6 +109,42 @@ def query_int(request: Request, name: str, default: int) -> int:
 def query_text(request: Request, name: str, default: str = "") -> str:
     """A text query parameter (a search, a code), without NUL."""
     return str(checked(request.query_params.get(name, default), name))
+
+
+def query_number(request: Request, name: str, low: int = 0, high: int = INT_MAX) -> int | None:
+    """An optional whole number in the query string, from `low` to `high` (absent or empty: None)."""
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    value = whole(raw, name)
+    if not low <= value <= high:
+        raise Invalid(f"{name} must be {low} to {high}", field=name)
+    return value
+
+
+def query_option(request: Request, name: str, kind: type[E]) -> E | None:
+    """An optional one of an enum's values in the query string (absent or empty: None)."""
+    raw = request.query_params.get(name, "").strip()
+    return option(kind, raw, name) if raw else None
+
+
+def query_day(request: Request, name: str) -> date | None:
+    """An optional day (YYYY-MM-DD) in the query string, in years 1900 to 2999 as `moment`: its bounds in
+    any time zone stay in the calendar."""
+    return day(request.query_params.get(name, ""), name)
+
+
+def day(raw: str, name: str) -> date | None:
+    """An optional day typed as text (YYYY-MM-DD; empty: None), in years 1900 to 2999."""
+    if not raw.strip():
+        return None
+    try:
+        value = date.fromisoformat(raw.strip())
+    except ValueError:
+        raise Invalid(f"{name} must be a date (YYYY-MM-DD)", field=name) from None
+    if not 1900 <= value.year <= 2999:
+        raise Invalid(f"{name} must be in the years 1900 to 2999", field=name)
+    return value
 
 
 # -- form fields (pages) ---------------------------------------------------------------------------

@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from attendance.counting import (
-    PRESENT_IN_PERSON,
-    PRESENT_ONLINE,
+    PRESENT,
     Counts,
     HallInfo,
     Invitee,
@@ -113,7 +112,7 @@ class SessionTally:
             counts.add(new, 1)
         self.changes.halls.add(inv.hall_id)
         self.changes.units.update(chain)
-        if new in (PRESENT_IN_PERSON, PRESENT_ONLINE) and at is not None and not replay:
+        if new in PRESENT and at is not None and not replay:
             minute = at.strftime("%Y-%m-%dT%H:%M")
             for u in chain:
                 self.rate[u][minute] += 1

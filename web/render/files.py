@@ -1,7 +1,7 @@
 """Report tables as files: an Excel workbook (openpyxl) and an A4 PDF (fpdf2, DejaVu Sans).
 
 Pure and synchronous (bytes out; the PDF reads its font files): callers run them off the event loop.
-Both take the tables of `web.reporting.tables`, so a download shows exactly what the page shows.
+Both take the tables of `web.reporting.model`, so a download shows exactly what the page shows.
 
 - XLSX: one sheet per table, numbers as numbers, and any text that a spreadsheet would read as a
   formula (starting with = + - @, a tab or a carriage return) written as text, never evaluated.
@@ -26,7 +26,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from web.render.badges import FAMILY, font_files
-from web.reporting.tables import Cell, Kind, Table
+from web.reporting.model import Cell, Kind, Table, display
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -41,24 +41,6 @@ class Heading:
     lines: list[str] = field(default_factory=list)
     made: str = ""
     lang: str = "vi"
-
-
-def display(value: Cell, kind: Kind, lang: str = "vi") -> str:
-    """A cell as text: Vietnamese thousands "70.000" and decimal comma "66,7" (English: 70,000 and 66.7)."""
-    if value is None:
-        return ""
-    if kind is Kind.PERCENT and isinstance(value, int | float):
-        text = f"{value:.1f}"
-        return (text.replace(".", ",") if lang == "vi" else text) + "%"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        grouped = f"{value:,}"
-        return grouped.replace(",", ".") if lang == "vi" else grouped
-    if isinstance(value, float):
-        text = f"{value:.1f}"
-        return text.replace(".", ",") if lang == "vi" else text
-    return str(value)
 
 
 # -- Excel ------------------------------------------------------------------------------------------

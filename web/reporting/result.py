@@ -16,22 +16,11 @@ from conference.documents import Document
 from conference.feedback import FeedbackKind, FeedbackState
 from conference.halls import Channel
 from conference.units import Unit, UnitTree
-from web.render.files import display
-from web.reporting.tables import (
-    Column,
-    Filters,
-    Kind,
-    Row,
-    SessionData,
-    Table,
-    Words,
-    feedback_table,
-    figures_of,
-    halls_overview,
-    methods,
-    session_summary,
-    unit_rollup,
-)
+from web.reporting.details import feedback_table, methods
+from web.reporting.figures import SessionData, figures_of
+from web.reporting.model import Column, Filters, Kind, Row, Table, Words, display
+from web.reporting.rollup import halls_overview, unit_rollup
+from web.reporting.tables import session_summary
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from starlette.routing import Route
 
 from conference.accounts import Action, User, in_scope, may
 from conference.conferences import Conference
-from conference.errors import Forbidden, Invalid
+from conference.errors import Forbidden
 from conference.units import Unit, UnitTree
 from web.bootstrap import services
 from web.http.auth import current_user
+from web.http.decoding import query_number
 from web.http.templating import language, render
 from web.i18n import MESSAGES, translator
 
@@ -69,12 +70,9 @@ async def dashboard(request: Request) -> Response:
     if not may(user, Action.VIEW_ATTENDANCE):
         raise Forbidden("this role may not view attendance")
     tree = await svc.conference.tree(session.starts_at.astimezone(svc.settings.zone).date())
-    raw = request.query_params.get("unit", "").strip()
-    try:
-        unit_id = int(raw) if raw else default_unit(user, conf, tree)
-    except ValueError:
-        raise Invalid("unit must be a number", field="unit") from None
-    unit = tree.get(unit_id)  # NotFound for a unit not in the session's tree
+    unit_id = query_number(request, "unit", 1)
+    # NotFound for a unit not in the session's tree
+    unit = tree.get(default_unit(user, conf, tree) if unit_id is None else unit_id)
     if not in_scope(user, unit.id, tree):
         raise Forbidden(f"unit {unit.id} is outside the user's scope")
     path = visible_path(user, unit.id, tree)

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from attendance.checkins import Method, Status
+from attendance.checkins import Method
 from attendance.headcounts import Headcount
 from attendance.rules import Scan
 from conference.accounts import Action, User, may
@@ -16,7 +16,7 @@ from conference.errors import Invalid
 from conference.halls import Hall
 from web.bootstrap import services, utc_now
 from web.http.auth import current_user, read_form
-from web.http.decoding import number, text
+from web.http.decoding import number, query_text, text
 from web.http.encoding import see_other
 from web.http.templating import language, render
 from web.i18n import verdict_message
@@ -75,16 +75,14 @@ async def hall_page(request: Request) -> Response:
     """The hall's delegates for a session (search without diacritics), their statuses and the hall's totals."""
     user, hall, conf, session = await _hall_and_session(request)
     svc = services(request)
-    query = request.query_params.get("q", "")
+    query = query_text(request, "q")
     _, people = await svc.conference.hall_invitees(hall.id, query, LIST_SIZE)
-    statuses = {c.person_id: c for c in await svc.ledger.checkins(session.id)}
+    attendance = await svc.reports.attendance.hall(hall, session)  # the figures the dashboard and reports show
     cards = await svc.facts.cards([p.id for p in people])
-    invited = [p for p, h in (await svc.facts.invited(conf.id)).items() if h == hall.id]
-    counted = [statuses[p].status for p in invited if p in statuses]
-    totals = {s.value: counted.count(s) for s in Status}
     return await render(request, "hall_session.html", hall=hall, conference=conf, session=session, query=query,
-                        people=people, statuses=statuses, cards=cards, expected=len(invited), totals=totals,
-                        can_check_in=may(user, Action.CHECK_IN_MANUALLY), flash=request.session.pop("flash", None))
+                        people=people, statuses=attendance.checkins, cards=cards, figures=attendance.figures,
+                        source=attendance.source.value, can_check_in=may(user, Action.CHECK_IN_MANUALLY),
+                        flash=request.session.pop("flash", None))
 
 
 async def hall_session(request: Request) -> Response:

@@ -12,62 +12,41 @@ Reports with names in them (absentees) are never cached, and showing or exportin
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from attendance.counting import Source
 from conference.accounts import User
 from conference.audit import AuditCategory
-from conference.errors import Invalid
 from conference.halls import Channel
 from conference.text import format_datetime
 from conference.units import Unit, UnitTree
 from web.bootstrap import services
 from web.http.auth import api_user, current_user
+from web.http.decoding import query_day, query_number, query_option
 from web.http.encoding import ok
 from web.http.templating import language, render
 from web.i18n import MESSAGES, translator
-from web.render.files import Formal, Heading, display, formal_pdf, pdf, xlsx
+from web.render.files import Formal, Heading, formal_pdf, pdf, xlsx
+from web.reporting.model import Absence, Filters, Kind, display, table_json
 from web.reporting.result import ConferenceResult
-from web.reporting.tables import Filters, Kind, table_json
 from web.usecases.reports import SessionReport
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PRIVATE = {"Cache-Control": "no-store, private"}
-ABSENCES = ("absent_excused", "absent_unexcused", "pending")
 AUDIT_PAGE = 100
-
-
-def _int(request: Request, name: str, low: int = 0, high: int = 10**9) -> int | None:
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number", field=name) from None
-    if not low <= value <= high:
-        raise Invalid(f"{name} must be {low} to {high}", field=name)
-    return value
-
-
-def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
-    raw = request.query_params.get(name, "").strip()
-    if raw and raw not in allowed:
-        raise Invalid(f"{name} must be one of {', '.join(allowed)}", field=name)
-    return raw or None
 
 
 def filters_of(request: Request) -> tuple[int | None, Filters]:
     """The report's unit and filters from the query string; a bad value names its field."""
-    channel = _choice(request, "channel", tuple(c.value for c in Channel))
-    return _int(request, "unit", 1), Filters(
-        level=_int(request, "level", 0, 3), channel=Channel(channel) if channel else None,
-        source=_choice(request, "source", ("counted", "reported")), absence=_choice(request, "absence", ABSENCES),
-        depth=_int(request, "depth", 0, 10))
+    return query_number(request, "unit", 1), Filters(
+        level=query_number(request, "level", 0, 3), channel=query_option(request, "channel", Channel),
+        source=query_option(request, "source", Source), absence=query_option(request, "absence", Absence),
+        depth=query_number(request, "depth", 0, 10))
 
 
 def _filter_line(filters: Filters, lang: str) -> str:
@@ -130,7 +109,7 @@ async def session_report(request: Request) -> Response:
     response = await render(
         request, "report.html", report=report, data=data, filters=filters, query=f"?{query}" if query else "",
         path=visible_path(user, data.root, data.tree), children=data.tree.children(data.root.id),
-        heading=heading_of(request, user, report, filters, lang), channels=list(Channel), absences=ABSENCES,
+        heading=heading_of(request, user, report, filters, lang), channels=list(Channel), absences=list(Absence),
         cell=lambda value, kind: display(value, kind, lang), Kind=Kind)
     response.headers.update(PRIVATE)
     return response
@@ -195,7 +174,7 @@ async def _result(request: Request) -> ConferenceResult:
     user = await current_user(request)
     lang = await language(request)
     return await services(request).reports.conference_result(user, request.path_params["cid"],
-                                                             _int(request, "unit", 1), lang)
+                                                             query_number(request, "unit", 1), lang)
 
 
 async def conference_result(request: Request) -> Response:
@@ -222,25 +201,11 @@ async def conference_result_xlsx(request: Request) -> Response:
 
 
 # -- the audit log ----------------------------------------------------------------------------------
-def _day(request: Request, name: str) -> date | None:
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be a date (YYYY-MM-DD)", field=name) from None
-    if not 1900 <= day.year <= 2999:  # as web.http.decoding.moment: a day's bounds in any zone stay in the calendar
-        raise Invalid(f"{name} must be in the years 1900 to 2999", field=name)
-    return day
-
-
 def audit_filters(request: Request) -> dict[str, Any]:
     zone = services(request).settings.zone
-    category = _choice(request, "category", tuple(c.value for c in AuditCategory))
-    since, until = _day(request, "from"), _day(request, "to")
-    page = _int(request, "page", 1) or 1
-    return {"category": AuditCategory(category) if category else None,
+    since, until = query_day(request, "from"), query_day(request, "to")
+    page = query_number(request, "page", 1) or 1
+    return {"category": query_option(request, "category", AuditCategory),
             "username": request.query_params.get("user", "")[:64],
             "since": datetime.combine(since, time(), zone) if since else None,
             "until": datetime.combine(until + timedelta(days=1), time(), zone) if until else None,

@@ -1,6 +1,7 @@
 """The reports' use cases: gather one session's records from both packages, build the tables, and log
 who saw or exported personal data. It wires the conference service (scope, the tree as it stood, the
-audit log) to the attendance store (check-ins, headcounts, scan attempts), like web/usecases/cards.py does.
+audit log) to the attendance store (check-ins, headcounts, scan attempts), like web/usecases/cards.py does;
+the session's check-ins and headcounts come through web/usecases/attendance.py, as the hall page's do.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from conference.audit import AuditCategory
 from conference.conferences import Conference
 from conference.halls import Hall
 from conference.people import Person
-from conference.service import AuditPage, ConferenceService
+from conference.service import ConferenceService
+from conference.service_reports import AuditPage
 from conference.units import Unit
 from web.i18n import REFUSALS, translator
+from web.reporting.figures import SessionData, figures_of
+from web.reporting.model import Filters, Table, Words
 from web.reporting.result import ConferenceResult, build_result
-from web.reporting.tables import Filters, SessionData, Table, Words, figures_of, session_summary, session_tables
+from web.reporting.tables import session_summary, session_tables
+from web.usecases.attendance import Attendance
 
 
 def words(lang: str) -> Words:
@@ -55,16 +60,15 @@ class Reports:
         self.conference = conference
         self.ledger = ledger
         self.zone = zone
+        self.attendance = Attendance(conference, ledger)  # the hall page's figures, the reports' records
 
     async def session_data(self, actor: User, session_id: int, unit_id: int | None) -> SessionData:
         """Everything a session report shows, for the subtree the actor may see (Forbidden otherwise)."""
         scope = await self.conference.report_scope(actor, session_id, unit_id, self.zone)
-        halls = {h.id for h in scope.halls}
+        checkins, headcounts = await self.attendance.records(session_id, {h.id for h in scope.halls})
         return SessionData(
             conference=scope.conference, session=scope.session, tree=scope.tree, root=scope.root,
-            halls=scope.halls, invitees=scope.invitees,
-            checkins=await self.ledger.checkins_of(session_id),
-            headcounts=[h for h in await self.ledger.headcounts_of(session_id) if h.hall_id in halls],
+            halls=scope.halls, invitees=scope.invitees, checkins=checkins, headcounts=headcounts,
             scans=await self.ledger.scan_summary(session_id),
             feedback=await self.conference.store.feedback_counts(scope.conference.id),
             feedback_tree=await self.conference.all_time_tree(),
