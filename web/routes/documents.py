@@ -17,7 +17,6 @@ whether they came by link or by QR. Handlers decode, call one use case, encode.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -39,6 +38,7 @@ from conference.errors import ConferenceError, Invalid
 from conference.library import DocumentDraft, Openings
 from web.bootstrap import services
 from web.http.auth import api_user, current_user, form_of, optional_user, read_form
+from web.http.decoding import day, option, path_int, text
 from web.http.encoding import ok
 from web.http.templating import language, render
 from web.i18n import translator
@@ -50,23 +50,10 @@ FILE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, 
                 "Cross-Origin-Resource-Policy": "same-origin"}
 
 
-def _text(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 def draft_of(form: Any) -> DocumentDraft:
-    raw_day = _text(form, "issued_on")
-    try:
-        issued_on = date.fromisoformat(raw_day) if raw_day else None
-    except ValueError:
-        raise Invalid("issued_on must be a date (YYYY-MM-DD)", field="issued_on") from None
-    try:
-        access = DocumentAccess(_text(form, "access") or DocumentAccess.SIGNED_IN.value)
-    except ValueError:
-        raise Invalid("access is public or signed_in", field="access") from None
-    return DocumentDraft(_text(form, "title"), _text(form, "number"), _text(form, "issuer"), issued_on,
-                         _text(form, "category"), access)
+    access = option(DocumentAccess, text(form, "access") or DocumentAccess.SIGNED_IN.value, "access")
+    return DocumentDraft(text(form, "title"), text(form, "number"), text(form, "issuer"),
+                         day(text(form, "issued_on"), "issued_on"), text(form, "category"), access)
 
 
 async def read_upload(request: Request, form_csrf: bool = True) -> tuple[DocumentDraft, str, bytes]:
@@ -104,7 +91,7 @@ async def conference_documents(request: Request) -> Response:
     user = await current_user(request)
     svc = services(request)
     lib = services(request).library
-    cid: int = request.path_params["cid"]
+    cid = path_int(request, "cid")
     error: str | None = None
     if request.method == "POST":
         try:
@@ -128,7 +115,7 @@ async def conference_documents(request: Request) -> Response:
 async def delete_document(request: Request) -> Response:
     user = await current_user(request)
     await read_form(request)
-    doc = await services(request).library.remove(user, request.path_params["did"])
+    doc = await services(request).library.remove(user, path_int(request, "did"))
     request.session["flash"] = "doc_removed"
     return RedirectResponse(f"/conferences/{doc.conference_id}/documents", status_code=303)
 
@@ -141,8 +128,7 @@ async def my_documents(request: Request) -> Response:
 # -- reading: by link or by QR -------------------------------------------------------------------------
 async def document_page(request: Request) -> Response:
     user = await optional_user(request)
-    doc = await services(request).library.readable(user, request.path_params["did"])
-    conf = await services(request).conference.store.get_conference(doc.conference_id)
+    doc, conf = await services(request).library.reading(user, path_int(request, "did"))
     return await render(request, "document.html", document=doc, conference=conf)
 
 
@@ -154,14 +140,14 @@ def _counts(request: Request) -> bool:
 
 async def document_file(request: Request) -> Response:
     user = await optional_user(request)
-    doc, path = await services(request).library.open(user, request.path_params["did"], count=_counts(request))
+    doc, path = await services(request).library.open(user, path_int(request, "did"), count=_counts(request))
     return FileResponse(path, media_type=doc.content_type,
                         headers={**FILE_HEADERS, "Content-Disposition": content_disposition(doc)})
 
 
 async def hall_documents(request: Request) -> Response:
     user = await optional_user(request)
-    found = await services(request).library.hall_documents(user, request.path_params["hid"])
+    found = await services(request).library.hall_documents(user, path_int(request, "hid"))
     return await render(request, "hall_documents.html", found=found)
 
 
@@ -173,9 +159,7 @@ def _pdf(content: bytes, filename: str) -> Response:
 
 async def document_poster(request: Request) -> Response:
     user = await current_user(request)
-    lib = services(request).library
-    doc = await lib.store.get_document(request.path_params["did"])
-    conf = await lib.managed(user, doc.conference_id)
+    doc, conf = await services(request).library.managed_document(user, path_int(request, "did"))
     t = translator(POSTER_LANGUAGE)
     details = " · ".join(x for x in (doc.number, doc.issuer,
                                       doc.issued_on.strftime("%d/%m/%Y") if doc.issued_on else "") if x)
@@ -189,8 +173,7 @@ async def document_poster(request: Request) -> Response:
 async def hall_poster(request: Request) -> Response:
     user = await current_user(request)
     svc = services(request)
-    hall = await svc.conference.hall(user, request.path_params["hid"], Action.VIEW_ATTENDANCE)
-    conf = await svc.conference.store.get_conference(hall.conference_id)
+    hall, conf = await svc.conference.hall_and_conference(user, path_int(request, "hid"), Action.VIEW_ATTENDANCE)
     t = translator(POSTER_LANGUAGE)
     poster = posters.Poster(conf.title, hall.name, str(request.url_for("hall_documents", hid=hall.id)),
                             t("poster_hall"), [t("poster_hall_detail")])
@@ -216,7 +199,7 @@ def document_json(request: Request, doc: Document, openings: Openings | None = N
 async def api_conference_documents(request: Request) -> JSONResponse:
     user: User = await api_user(request)
     lib = services(request).library
-    cid: int = request.path_params["cid"]
+    cid = path_int(request, "cid")
     if request.method == "POST":
         draft, filename, data = await read_upload(request, form_csrf=False)
         return ok(document_json(request, await lib.upload(user, cid, draft, filename, data)), 201)
@@ -229,7 +212,7 @@ async def api_conference_documents(request: Request) -> JSONResponse:
 
 async def api_document(request: Request) -> JSONResponse:
     lib = services(request).library
-    did: int = request.path_params["did"]
+    did = path_int(request, "did")
     if request.method == "DELETE":
         doc = await lib.remove(await api_user(request), did)
         return ok({"removed": doc.id})

@@ -20,35 +20,28 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from conference.accounts import Action, User, may
-from conference.errors import ConferenceError, Invalid
+from conference.errors import ConferenceError
 from conference.feedback import CONTENT_MAX, TRANSITIONS, FeedbackKind, FeedbackState
-from conference.service import FeedbackView
+from conference.service_feedback import FeedbackView
 from web.bootstrap import services
 from web.http.auth import api_user, current_user, read_form
-from web.http.decoding import body, choice, field, query_int, whole
+from web.http.decoding import (
+    body,
+    choice,
+    field,
+    option,
+    optional_number,
+    path_int,
+    query_int,
+    query_number,
+    query_option,
+    text,
+)
 from web.http.encoding import ok
 from web.http.templating import render
 
 PAGE_SIZE = 50
 FORM_MAX = 64 * 1024
-
-
-def _text(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _optional_int(raw: str, name: str) -> int | None:
-    return whole(raw, name) if raw.strip() else None
-
-
-def _enum(kind: type[FeedbackKind] | type[FeedbackState], raw: str, name: str) -> Any:
-    if not raw.strip():
-        return None
-    try:
-        return kind(raw.strip())
-    except ValueError:
-        raise Invalid(f"{name} must be one of {', '.join(e.value for e in kind)}", field=name) from None
 
 
 # -- members -------------------------------------------------------------------------------------------
@@ -61,11 +54,11 @@ async def my_feedback(request: Request) -> Response:
     draft = {"kind": "", "content": "", "conference_id": "", "anonymous": ""}
     if request.method == "POST":
         form = await read_form(request, max_part_size=FORM_MAX)
-        draft = {k: _text(form, k) for k in draft}
+        draft = {k: text(form, k) for k in draft}
         try:
             fb, receipt = await svc.send_feedback(
-                user, _enum(FeedbackKind, draft["kind"], "kind") or FeedbackKind.OPINION, draft["content"],
-                _optional_int(draft["conference_id"], "conference_id"), draft["anonymous"] == "1")
+                user, option(FeedbackKind, draft["kind"] or FeedbackKind.OPINION.value, "kind"), draft["content"],
+                optional_number(form, "conference_id"), draft["anonymous"] == "1")
             if receipt is None:
                 request.session["flash"] = "fb_sent"
                 return RedirectResponse("/me/feedback", status_code=303)
@@ -88,7 +81,7 @@ async def receipt_lookup(request: Request) -> Response:
     if request.method == "POST":
         form = await read_form(request)
         try:
-            found = await services(request).conference.feedback_by_receipt(_text(form, "code"))
+            found = await services(request).conference.feedback_by_receipt(text(form, "code"))
         except ConferenceError:
             missing = True
     return await render(request, "feedback_receipt.html", status_code=404 if missing else 200, found=found,
@@ -97,12 +90,11 @@ async def receipt_lookup(request: Request) -> Response:
 
 # -- organisers ----------------------------------------------------------------------------------------
 def list_filters(request: Request) -> dict[str, Any]:
-    q = request.query_params
     page = max(1, query_int(request, "page", 1))
-    return {"unit_id": _optional_int(q.get("unit", ""), "unit"),
-            "conference_id": _optional_int(q.get("conference", ""), "conference"),
-            "state": _enum(FeedbackState, q.get("state", ""), "state"),
-            "kind": _enum(FeedbackKind, q.get("kind", ""), "kind"),
+    return {"unit_id": query_number(request, "unit"),
+            "conference_id": query_number(request, "conference"),
+            "state": query_option(request, "state", FeedbackState),
+            "kind": query_option(request, "kind", FeedbackKind),
             "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
 
 
@@ -121,15 +113,15 @@ async def feedback_list(request: Request) -> Response:
 async def feedback_item(request: Request) -> Response:
     user = await current_user(request)
     svc = services(request).conference
-    fid: int = request.path_params["fid"]
+    fid = path_int(request, "fid")
     error: ConferenceError | None = None
     answer = ""
     if request.method == "POST":
         form = await read_form(request, max_part_size=FORM_MAX)
-        answer = _text(form, "answer")
+        answer = text(form, "answer")
         try:
-            await svc.move_feedback(user, fid, _enum(FeedbackState, _text(form, "state"), "state")
-                                    or FeedbackState.IN_PROGRESS, answer)
+            await svc.move_feedback(user, fid, option(FeedbackState, text(form, "state")
+                                                      or FeedbackState.IN_PROGRESS.value, "state"), answer)
             return RedirectResponse(f"/feedback/{fid}", status_code=303)
         except ConferenceError as e:
             error = e
@@ -179,14 +171,14 @@ async def api_my_feedback(request: Request) -> JSONResponse:
 
 async def api_feedback_item(request: Request) -> JSONResponse:
     user = await api_user(request)
-    return ok(feedback_json(await services(request).conference.feedback_item(user, request.path_params["fid"])))
+    return ok(feedback_json(await services(request).conference.feedback_item(user, path_int(request, "fid"))))
 
 
 async def api_feedback_state(request: Request) -> JSONResponse:
     user = await api_user(request)
     svc = services(request).conference
     data = await body(request)
-    fid: int = request.path_params["fid"]
+    fid = path_int(request, "fid")
     await svc.move_feedback(user, fid, choice(data, "state", FeedbackState), field(data, "answer", str, ""))
     return ok(feedback_json(await svc.feedback_item(user, fid)))
 
