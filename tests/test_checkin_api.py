@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from conference.audit import AuditAction, AuditEntry
+from tests.test_pages import page_csrf
 from tests.world import World, sign_in
 from web.bootstrap import Services
 
@@ -112,6 +114,47 @@ def test_operator_manual_check_in_absence_undo_and_headcount(world_client: tuple
     sign_in(client, "member.a1")
     assert client.post("/api/checkins", json=base | {"person_id": world.persons["A1"]},
                        headers={"X-CSRF-Token": client.get("/api/me").json()["csrf_token"]}).status_code == 403
+
+
+def attendance_audit(client: TestClient) -> list[AuditEntry]:
+    """The audit log's manual attendance changes, oldest first."""
+    svc: Services = client.app.state.services  # type: ignore[attr-defined]
+    assert client.portal is not None
+    entries = client.portal.call(svc.conference.store.audit_entries)
+    return [e for e in reversed(entries) if e.action is AuditAction.MANUAL_ATTENDANCE]
+
+
+def test_every_undo_and_absence_is_audited_whichever_entry_point(kiosk: tuple[TestClient, World, dict[str, str]]
+                                                                  ) -> None:
+    """The API and the hall page record a clerk's undo and absence alike; a kiosk's undo names the kiosk."""
+    client, world, kiosk_headers = kiosk
+    a1, a2, s = world.persons["A1"], world.persons["A2"], world.session_id
+    base = {"session_id": s, "hall_id": world.halls["C1"]}
+    h = {"X-CSRF-Token": sign_in(client, "clerk.c1")}
+    assert client.post("/api/checkins", headers=h, json=base | {"person_id": a1}).json()["outcome"] == "accepted"
+    assert client.post("/api/checkins/undo", headers=h, json=base | {"person_id": a1}).status_code == 200
+    assert client.post("/api/absences", headers=h, json=base | {"person_id": a2, "reason": ""}).status_code == 200
+    clerk = {e.actor_user_id for e in attendance_audit(client)}
+    assert len(clerk) == 1 and None not in clerk
+    by_api = [(e.subject, e.detail, e.device_id) for e in attendance_audit(client)]
+    assert by_api == [(f"person:{a1}", f"undo session {s}", None), (f"person:{a2}", f"absent session {s}", None)]
+    here = f"/halls/{world.halls['C1']}/sessions/{s}"
+    csrf = page_csrf(client.get(here).text)
+    for action in ("checkin", "undo"):
+        assert client.post(here, data={"csrf": csrf, "action": action, "person_id": str(a1)}).status_code == 200
+    client.post(here, data={"csrf": csrf, "action": "absent", "person_id": str(a1), "reason": "Ốm"})
+    by_page = [(e.subject, e.detail, e.device_id) for e in attendance_audit(client)][2:]
+    assert by_page == [(f"person:{a1}", f"undo session {s}", None), (f"person:{a1}", f"absent session {s}", None)]
+    client.cookies.clear()
+    b1 = world.persons["B1"]
+    kiosk_scan = scan(client, kiosk_headers, {"session_id": s, "credential": qr_text(client, b1), "nonce": "u-1"})
+    assert kiosk_scan["outcome"] == "accepted"
+    refused = client.post("/api/checkins/undo", headers=kiosk_headers, json={"session_id": s, "person_id": a1})
+    assert refused.status_code == 422 and len(attendance_audit(client)) == 4  # nothing undone, nothing audited
+    assert client.post("/api/checkins/undo", headers=kiosk_headers,
+                       json={"session_id": s, "person_id": b1}).status_code == 200
+    last = attendance_audit(client)[-1]
+    assert (last.actor_user_id, last.device_id, last.detail) == (None, world.kiosk_device_id, f"undo session {s}")
 
 
 def test_offline_upload_and_bundle(kiosk: tuple[TestClient, World, dict[str, str]]) -> None:

@@ -38,6 +38,7 @@ from web.settings import Settings, SettingsError
 from web.usecases.badge_jobs import BadgeJobs
 from web.usecases.biometrics import Biometrics, HallInvitees
 from web.usecases.cards import Cards
+from web.usecases.checkin import CheckIns
 from web.usecases.facts import ConferenceFacts
 from web.usecases.reports import Reports
 
@@ -64,6 +65,7 @@ class Services:
     library: DocumentLibrary  # conference documents and their files
     reports: Reports  # report tables, the result report, the audit view
     badge_jobs: BadgeJobs  # badge PDFs made in the background
+    checkins: CheckIns  # scans, uploads, faces -> check-in, undo, absence, headcount (web/usecases/checkin.py)
 
 
 async def check_database(engine: AsyncEngine, settings: Settings) -> None:
@@ -124,6 +126,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
                 library=DocumentLibrary(conference, BlobStore(settings.documents_path)),
                 reports=Reports(conference, ledger_store, settings.zone),
                 badge_jobs=BadgeJobs(),
+                checkins=CheckIns(conference, facts, ledger, credentials, settings.zone, utc_now),
             )
         finally:
             await media.stop()

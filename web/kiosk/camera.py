@@ -8,13 +8,13 @@ that the frame was dropped), preceded by a `verdict` for every code that deserve
 - One frame per kiosk at a time: a frame that arrives while the previous one is being read (or its
   check-in committed) is dropped, so a kiosk on a slow server never builds up a backlog.
 - The same code seen in consecutive frames is attempted once (`RecentCodes`, 3 s).
-- A code is checked in exactly as `POST /api/checkins` would (the same decoding, hall and session
-  checks, ledger call, with a nonce), and the verdict is the same object the API answers.
+- A code is checked in exactly as `POST /api/checkins` would (the same use case, `CheckIns.scan`: hall
+  and session checks, ledger call, with a nonce), and the verdict is the same object the API answers.
 - The device token is checked again before each attempt, so a revoked kiosk stops within seconds.
 - In face mode every frame is also offered to the face service's stream (`Biometrics.stream`: its own
   gate, liveness across frames, its process pool), in the background so QR reading keeps its pace. An
   accepted face is checked in like `POST /api/checkins` with method "face" and its distance as
-  `face_score`; a likely match is sent as `face_confirm` for the operator to confirm with a tap; other
+  `face_score` (`CheckIns.face`); a likely match is sent as `face_confirm` for the operator to confirm with a tap; other
   states (observing, come closer, not recognised) as `face` hints, only when they change.
 """
 
@@ -23,8 +23,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from attendance.checkins import Method
 from attendance.devices import Device
@@ -40,8 +39,9 @@ from web.kiosk.recent import RecentCodes
 from web.kiosk.vision import BadFrame, looks_like_jpeg, qr_texts
 from web.live.hub import Conn, spawn
 from web.live.protocol import BINARY_FRAME_MAX, Camera, Close, ProtocolError, frame
-from web.routes.checkins import Actor, decode_scan, hall_for, shown
+from web.routes.checkins import verdict_json
 from web.usecases.biometrics import AuditedStream
+from web.usecases.checkin import Actor, ScanRequest, face_scan
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class CameraLink:
                 spawn(self._faces(data, now))
             for text in texts:
                 if self.recent.fresh(text, now):
-                    await self._check_in({"credential": text, "method": Method.QR.value}, text)
+                    await self._check_in(ScanRequest(self.session_id, credential=text, method=Method.QR), text)
         except Exception:  # a bug or a lost database: the kiosk hears of it, the socket lives on
             log.exception("camera frame of device %s failed", self.conn.device.id if self.conn.device else "?")
             self.conn.push(frame("error", code="unavailable", message="the frame could not be processed"))
@@ -114,23 +114,21 @@ class CameraLink:
             self.conn.close_soon(Close.BAD_AUTH, e.message)
             return None
 
-    async def _check_in(self, fields: dict[str, Any], key: str) -> None:
-        """One attempt through the check-in API's own decoding and the ledger; `key` is what
-        `recent` knows the sighting by."""
+    async def _check_in(self, asked: ScanRequest, key: str) -> None:
+        """One attempt through the check-in use case, with a nonce, as `POST /api/checkins` makes it; `key`
+        is what `recent` knows the sighting by."""
         device = await self._device()
         if device is None:
             return
         nonce = f"cam-{device.id}-{uuid.uuid4().hex}"
-        data = {"session_id": self.session_id, "nonce": nonce, **fields}
         try:
-            scan, credential, person_id = await decode_scan(self.svc, Actor(device, None), data, offline=False)
-            verdict = await self.svc.ledger.scan(scan, credential, person_id)
+            shown = await self.svc.checkins.scan(Actor(device, None), replace(asked, nonce=nonce), self.lang)
         except (AttendanceError, ConferenceError) as e:
             self.recent.forget(key)  # not answered: the next sighting tries again
             self.conn.push(frame("error", code=getattr(e, "code", "error"), message=getattr(e, "message", str(e))))
             return
-        self.conn.push(frame("verdict", source=fields["method"], nonce=nonce,
-                             **await shown(self.svc, verdict, self.lang)))
+        source = asked.method.value if asked.method else None  # the camera's scans name their method: qr, face
+        self.conn.push(frame("verdict", source=source, nonce=nonce, **verdict_json(shown)))
 
     async def _faces(self, data: bytes, at: float) -> None:
         """Face mode: the frame into the face stream (dropped there while it is busy), then act on it."""
@@ -158,8 +156,7 @@ class CameraLink:
             if not self.recent.fresh(key, at):
                 continue
             if d.decision is Decision.ACCEPT:
-                await self._check_in({"person_id": d.person_id, "method": Method.FACE.value,
-                                      "face_score": round(float(d.distance), 4)}, key)
+                await self._check_in(face_scan(self.session_id, d.person_id, d.distance), key)
             else:
                 card = (await self.svc.facts.cards([d.person_id])).get(d.person_id)
                 self.conn.push(frame("face_confirm", person=plain(card) if card else None,
@@ -190,7 +187,7 @@ async def open_camera(svc: Services, conn: Conn, token: str | None, message: Cam
         conn.push(frame("error", code="forbidden", message="only an enrolled kiosk sends camera frames"))
         return None
     try:
-        await hall_for(svc, Actor(conn.device, None), message.session_id, None)
+        await svc.checkins.place(Actor(conn.device, None), message.session_id, None)
     except (AttendanceError, ConferenceError) as e:
         conn.push(frame("error", code=getattr(e, "code", "error"), message=getattr(e, "message", str(e))))
         return None

@@ -4,8 +4,8 @@ Uploaded pictures are parsed in memory only (`read_upload`): a face picture neve
 temporary file, the database or a log. Responses about a person's face data are never cached.
 
 Kiosks: `POST /api/faces/identify` answers who is in front of the camera; it does not check anyone
-in unless asked with `check_in: true`, which records each accepted face through the ledger exactly as
-`POST /api/checkins` with method "face" would. A CONFIRM goes to the clerk, who then checks the
+in unless asked with `check_in: true`, which records each accepted face exactly as `POST /api/checkins`
+with method "face" would (`CheckIns.faces`). A CONFIRM goes to the clerk, who then checks the
 person in with `POST /api/checkins` (method "face", person_id, face_score).
 """
 
@@ -25,23 +25,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from attendance.checkins import Method
 from attendance.errors import AttendanceError
 from attendance.face_engine import EngineUnavailable
 from attendance.face_match import Decision, MatchReason
 from attendance.face_service import MAX_FRAMES, FaceResult
 from attendance.faces import CONSENT_TEXTS, CONSENT_VERSION, Consent, ConsentChannel, FaceStatus
 from attendance.liveness import LivenessFailure, LivenessState
-from attendance.rules import Scan
 from conference.errors import ConferenceError, Invalid, NotFound
-from web.bootstrap import Services, services, utc_now
+from web.bootstrap import Services, services
 from web.http.auth import api_user, check_csrf, current_device, current_user, form_of
 from web.http.decoding import body, checked, field, path_int, whole
 from web.http.encoding import plain
 from web.http.templating import language, render
 from web.i18n import translator
-from web.routes.checkins import answer, kiosk_time, lang_of
+from web.routes.checkins import kiosk_time, lang_of, verdict_json
 from web.usecases.biometrics import Busy
+from web.usecases.checkin import Actor, Shown
 
 IMAGE_MAX = 8 * 1024 * 1024  # one enrolment picture
 BURST_MAX = 6 * 1024 * 1024  # a kiosk's frames, all together
@@ -200,15 +199,15 @@ async def identify(request: Request) -> JSONResponse:
         raise HTTPException(429, str(e), headers={"Retry-After": "1"}) from None
     except EngineUnavailable as e:
         raise HTTPException(503, e.message, headers={"Retry-After": "5"}) from None
+    checked_in: list[Shown | None] = [None] * len(found.faces)
+    if req.check_in:
+        checked_in = await svc.checkins.faces(Actor(device, None), req.session_id, found, req.nonce, req.kiosk_time,
+                                              lang_of(request))
     faces = []
-    for result in found.faces:
+    for result, shown in zip(found.faces, checked_in, strict=True):
         item = await face_json(request, svc, result)
-        d = result.decision
-        if req.check_in and d.decision is Decision.ACCEPT and d.person_id is not None:
-            nonce = f"{req.nonce[:40]}:face:{d.person_id}" if req.nonce else None
-            scan = Scan(req.session_id, device.hall_id, Method.FACE, utc_now(), req.kiosk_time, device.id, None,
-                        nonce, False, d.distance)
-            item["checkin"] = await answer(request, svc, await svc.ledger.scan(scan, person_id=d.person_id))
+        if shown is not None:
+            item["checkin"] = verdict_json(shown)
         faces.append(item)
     return JSONResponse({**liveness_json(request, svc, found.liveness, found.liveness_failure),
                          "gallery_size": found.gallery_size, "faces": faces}, headers=NO_STORE)

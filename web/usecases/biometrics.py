@@ -5,7 +5,9 @@ someone). It wires the conference records (people, scope, invitations, audit) to
 - A participant enrols and withdraws themself (channel: participant page).
 - A hall clerk (or the administrator) enrols people in their scope at the hall (channel: hall
   operator, or a signed paper form); any staff member in scope may record a withdrawal.
-- A kiosk identifies only among its own hall's invitees, and verifies (1:1) only the conference's.
+- A kiosk identifies only among its own hall's invitees, and verifies (1:1) only the conference's (which
+  hall a kiosk acts for: `web.usecases.checkin.kiosk_hall`). An accepted face is checked in by
+  `CheckIns.faces` there, not here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import TypeVar
 
 from attendance.devices import Device
 from attendance.face_engine import FrameGate, Image
-from attendance.face_match import Decision
 from attendance.face_service import Enrolment, FaceService, FaceStream, Identification, VerifyResult
 from attendance.faces import CONSENT_TEXTS, CONSENT_VERSION, Consent, ConsentChannel, ConsentText, FaceStatus
 from conference.accounts import Action, User, authorize
@@ -25,6 +26,7 @@ from conference.errors import Forbidden, Invalid
 from conference.people import Person
 from conference.service import ConferenceService
 from web.usecases.cards import badge_unit_name
+from web.usecases.checkin import kiosk_hall
 from web.usecases.facts import ConferenceFacts
 
 T = TypeVar("T")
@@ -131,20 +133,11 @@ class Biometrics:
         return ConsentSheet(person, unit_name, status, consent, text, self.retention_days)
 
     # -- kiosks -------------------------------------------------------------------------------------
-    async def kiosk_hall(self, device: Device, session_id: int, hall_id: int | None) -> int:
-        """The kiosk's own hall, checked to be part of the session's conference."""
-        if hall_id is not None:
-            device.require_hall(hall_id)
-        rules = await self.roster.facts.session_rules(session_id)
-        if await self.roster.facts.hall_conference(device.hall_id) != rules.conference_id:
-            raise Invalid("this hall is not part of the session's conference", field="session_id")
-        return device.hall_id
-
     async def identify(self, device: Device, session_id: int, hall_id: int | None, frames: Sequence[Image]
                        ) -> Identification:
         """Who is at the kiosk, among its hall's invitees. Raises Busy while the kiosk's previous request
         is still being analysed. Every face named (accepted, or to confirm) is logged."""
-        hall = await self.kiosk_hall(device, session_id, hall_id)
+        hall, _ = await kiosk_hall(self.roster.facts, device, session_id, hall_id)
         found = await self._gated(device, lambda: self.faces.identify(session_id, hall, frames))
         await self._log_named(device, session_id, hall, found)
         return found
@@ -152,7 +145,7 @@ class Biometrics:
     async def stream(self, device: Device, session_id: int) -> AuditedStream:
         """For the kiosk's camera link: its live frames, identified among its hall's invitees (see
         `attendance.face_service.FaceStream`), each face named logged like `identify`."""
-        hall = await self.kiosk_hall(device, session_id, None)
+        hall, _ = await kiosk_hall(self.roster.facts, device, session_id)
         return AuditedStream(self, device, session_id, hall, self.faces.stream(session_id, hall))
 
     async def _log_named(self, device: Device, session_id: int, hall: int, found: Identification) -> None:
@@ -165,7 +158,7 @@ class Biometrics:
     async def verify(self, device: Device, session_id: int, hall_id: int | None, person_id: int,
                      frames: Sequence[Image]) -> VerifyResult:
         """1:1 after a QR scan: is this the card holder? Only for the session's conference's invitees."""
-        await self.kiosk_hall(device, session_id, hall_id)
+        await kiosk_hall(self.roster.facts, device, session_id, hall_id)
         if person_id not in await self.roster.conference_invitees(session_id):
             raise Forbidden("this person is not invited to the session's conference")
         result = await self._gated(device, lambda: self.faces.verify(person_id, frames))
@@ -199,10 +192,3 @@ class AuditedStream:
         if found is not None:
             await self.bio._log_named(self.device, self.session_id, self.hall_id, found)
         return found
-
-
-def accepted(found: Identification) -> list[tuple[int, float]]:
-    """The persons a kiosk may check in straight away: (person id, distance)."""
-    return [(f.decision.person_id, f.decision.distance) for f in found.faces
-            if f.decision.decision is Decision.ACCEPT and f.decision.person_id is not None
-            and f.decision.distance is not None]

@@ -1,0 +1,247 @@
+"""The check-in use cases, one home for every entry point (the JSON API, the face API, the kiosk camera
+socket, the hall clerk's page): plain typed values in, records out, no Starlette.
+
+- Who records for which hall (`place`): a kiosk only for its own hall, a signed-in operator for a hall in
+  their scope with `CHECK_IN_MANUALLY`; either way the hall must take part in the session
+  (`ConferenceFacts.require_hall_in_session`).
+- A scan (`scan`): QR text or a manual pick, never both; online and headcount attendance are not recorded
+  this way; a face score is kept only for a face scan. An offline kiosk's queue (`prepare` each item,
+  then `upload`). An accepted face identification is checked in exactly as a face scan (`face_scan`,
+  `faces`).
+- Undo, absence and headcount, each checked like a scan. Every manual change of attendance (an absence,
+  an undo) is audited here, whichever entry point asked; a manual check-in is a scan like any other (the
+  ledger keeps its operator and method, as the reports show).
+- The verdict as a kiosk shows it (`Shown`: the person's card and a one-line message).
+- What a kiosk keeps to go on checking people in while offline (`bundle`).
+
+The hot path (`scan` of a kiosk) costs no query besides the ledger's: the facts are cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from attendance.checkins import CheckIn, Method, Outcome
+from attendance.devices import Device
+from attendance.face_match import Decision
+from attendance.face_service import Identification
+from attendance.headcounts import Headcount
+from attendance.issuer import Credentials
+from attendance.ledger import Ledger
+from attendance.rules import Scan, SessionRules, Verdict
+from conference.accounts import Action, User
+from conference.errors import Invalid
+from conference.service import ConferenceService
+from web.i18n import verdict_message
+from web.usecases.facts import ConferenceFacts, PersonCard
+
+NONCE_STEM = 40  # of a request's nonce, kept in the nonce of each face it checks in
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who records: an enrolled kiosk, or a signed-in hall operator."""
+
+    device: Device | None
+    user: User | None
+
+    @property
+    def device_id(self) -> int | None:
+        return self.device.id if self.device else None
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """One scan as an entry point decoded it: a credential (the QR text) or a person picked by hand."""
+
+    session_id: int
+    hall_id: int | None = None  # a kiosk's is its own; an operator names it
+    credential: str | None = None
+    person_id: int | None = None
+    method: Method | None = None  # None: QR for a credential, manual for a pick
+    face_score: float | None = None
+    nonce: str | None = None
+    kiosk_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A scan checked against who records it, ready for the ledger."""
+
+    scan: Scan
+    credential: str | None
+    person_id: int | None
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A verdict as a kiosk shows it: the person's card (name and unit) and a one-line message."""
+
+    verdict: Verdict
+    card: PersonCard | None
+    message: str
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    credential_id: str
+    person_id: int
+    full_name: str
+    unit_name: str
+
+
+@dataclass(frozen=True)
+class KioskBundle:
+    """What a kiosk keeps to check people in while offline: keys, revocations, its hall's roster."""
+
+    session: SessionRules
+    hall_id: int
+    generated_at: datetime
+    public_keys: dict[str, str]  # key id -> public key, hex
+    revoked: list[str]
+    roster: list[RosterEntry]
+
+
+def face_scan(session_id: int, person_id: int, distance: float, nonce: str | None = None,
+              kiosk_time: datetime | None = None) -> ScanRequest:
+    """An accepted face identification as the scan that checks it in: method face, its distance as the score
+    (to 4 places, as the face API shows it and a kiosk sends it back after a confirmation)."""
+    return ScanRequest(session_id, person_id=person_id, method=Method.FACE, face_score=round(float(distance), 4),
+                       nonce=nonce, kiosk_time=kiosk_time)
+
+
+async def kiosk_hall(facts: ConferenceFacts, device: Device, session_id: int, hall_id: int | None = None
+                     ) -> tuple[int, SessionRules]:
+    """A kiosk's own hall (`WrongHall` if it names another), taking part in the session; and the session's rules."""
+    if hall_id is not None:
+        device.require_hall(hall_id)
+    return device.hall_id, await facts.require_hall_in_session(device.hall_id, session_id)
+
+
+class CheckIns:
+    def __init__(self, conference: ConferenceService, facts: ConferenceFacts, ledger: Ledger,
+                 credentials: Credentials, zone: tzinfo, clock: Callable[[], datetime]) -> None:
+        self.conference = conference
+        self.facts = facts
+        self.ledger = ledger
+        self.credentials = credentials
+        self.zone = zone
+        self.clock = clock
+
+    # -- who records for which hall ----------------------------------------------------------------
+    async def place(self, who: Actor, session_id: int, hall_id: int | None) -> tuple[int, SessionRules]:
+        """The hall `who` records for in the session, checked, and the session's rules.
+
+        A kiosk records only for its own hall (`WrongHall` otherwise), an operator for a hall they may
+        check people in at (`Forbidden`); the hall must take part in the session (`Invalid` on hall_id)."""
+        if who.device is not None:
+            return await kiosk_hall(self.facts, who.device, session_id, hall_id)
+        if hall_id is None:
+            raise Invalid("hall_id is required", field="hall_id")
+        assert who.user is not None
+        await self.conference.hall(who.user, hall_id, Action.CHECK_IN_MANUALLY)
+        return hall_id, await self.facts.require_hall_in_session(hall_id, session_id)
+
+    # -- scans -------------------------------------------------------------------------------------
+    async def prepare(self, who: Actor, asked: ScanRequest, offline: bool = False) -> Prepared:
+        """The scan `who` asked for, checked: the hall, a credential or a person (not both), the method."""
+        hall_id, _ = await self.place(who, asked.session_id, asked.hall_id)
+        if (asked.credential is None) == (asked.person_id is None):
+            raise Invalid("give either credential (the QR text) or person_id", field="credential")
+        method = asked.method or (Method.QR if asked.credential is not None else Method.MANUAL)
+        if method in (Method.ONLINE, Method.HEADCOUNT):
+            raise Invalid("online and headcount attendance are not recorded through this call", field="method")
+        score = asked.face_score if method is Method.FACE else None
+        scan = Scan(asked.session_id, hall_id, method, self.clock(), asked.kiosk_time, who.device_id, who.user_id,
+                    asked.nonce, offline, score)
+        return Prepared(scan, asked.credential, asked.person_id)
+
+    async def scan(self, who: Actor, asked: ScanRequest, lang: str) -> Shown:
+        """Check one person in (QR text or a pick by hand); answered once the ledger has committed it."""
+        p = await self.prepare(who, asked)
+        return await self.shown(await self.ledger.scan(p.scan, p.credential, p.person_id), lang)
+
+    async def upload(self, items: list[Prepared], lang: str) -> list[Shown]:
+        """An offline kiosk's queue (each item from `prepare(..., offline=True)`): every scan recorded,
+        flagged if it broke a rule, idempotent by nonce."""
+        verdicts = await self.ledger.upload([(p.scan, p.credential, p.person_id) for p in items])
+        return [await self.shown(v, lang) for v in verdicts]
+
+    async def faces(self, who: Actor, session_id: int, found: Identification, nonce: str | None,
+                    kiosk_time: datetime | None, lang: str) -> list[Shown | None]:
+        """Every accepted face of an identification checked in (`face_scan`): a verdict per face of `found`, None
+        for those not accepted. Each face's nonce is the request's (its first 40 characters) and the person,
+        so a repeated request is harmless."""
+        out: list[Shown | None] = []
+        for result in found.faces:
+            d = result.decision
+            shown = None
+            if d.decision is Decision.ACCEPT and d.person_id is not None and d.distance is not None:
+                face_nonce = f"{nonce[:NONCE_STEM]}:face:{d.person_id}" if nonce else None
+                shown = await self.scan(who, face_scan(session_id, d.person_id, d.distance, face_nonce, kiosk_time),
+                                        lang)
+            out.append(shown)
+        return out
+
+    async def shown(self, verdict: Verdict, lang: str) -> Shown:
+        """A verdict as a kiosk shows it: the person's name and unit, and a one-line message."""
+        card = None
+        if verdict.person_id is not None:
+            card = (await self.facts.cards([verdict.person_id])).get(verdict.person_id)
+        params: dict[str, str] = {"name": card.full_name if card else ""}
+        checkin = verdict.checkin
+        if verdict.outcome is Outcome.REPEAT and checkin is not None:
+            params["time"] = checkin.server_time.astimezone(self.zone).strftime("%H:%M")
+            params["hall"] = await self.facts.hall_name(checkin.hall_id) if checkin.hall_id else ""
+        reason = verdict.reason.value if verdict.reason else None
+        return Shown(verdict, card, verdict_message(lang, verdict.outcome.value, reason, **params))
+
+    # -- manual changes (audited) ------------------------------------------------------------------
+    async def undo(self, who: Actor, session_id: int, hall_id: int | None, person_id: int) -> CheckIn:
+        """Take back a mistaken check-in (only its own kiosk or operator, within minutes); audited."""
+        await self.place(who, session_id, hall_id)
+        undone = await self.ledger.undo(session_id, person_id, who.device_id, who.user_id)
+        await self._audit(who, person_id, f"undo session {session_id}")
+        return undone
+
+    async def absence(self, user: User, session_id: int, hall_id: int, person_id: int, reason: str) -> CheckIn:
+        """Vắng có lý do (with a reason) or vắng không lý do (an empty one), set by a hall operator; audited."""
+        hall, _ = await self.place(Actor(None, user), session_id, hall_id)
+        checkin = await self.ledger.mark_absent(session_id, person_id, hall, reason, user.id)
+        await self._audit(Actor(None, user), checkin.person_id, f"absent session {session_id}")
+        return checkin
+
+    async def _audit(self, who: Actor, person_id: int, detail: str) -> None:
+        await self.conference.record_manual_attendance(who.user, person_id, detail, who.device_id)
+
+    # -- headcounts, the hall's list, the offline bundle -------------------------------------------
+    async def headcount(self, user: User, session_id: int, hall_id: int, expected: int, present: int,
+                        absent_excused: int = 0, absent_unexcused: int = 0) -> Headcount:
+        """A hall that cannot check people in one by one reports its numbers."""
+        hall, _ = await self.place(Actor(None, user), session_id, hall_id)
+        report = Headcount(session_id, hall, expected, present, absent_excused, absent_unexcused, user.id,
+                           self.clock())
+        await self.ledger.headcount(report)
+        return report
+
+    async def hall_checkins(self, user: User, session_id: int, hall_id: int) -> list[CheckIn]:
+        """A hall's check-ins for a session (staff with attendance rights over the hall)."""
+        hall = await self.conference.hall(user, hall_id, Action.VIEW_ATTENDANCE)
+        return [c for c in await self.ledger.checkins(session_id) if c.hall_id == hall.id]
+
+    async def bundle(self, device: Device, session_id: int) -> KioskBundle:
+        """What a kiosk keeps to go on checking people in while offline: keys, revocations, its hall's roster."""
+        hall_id, rules = await kiosk_hall(self.facts, device, session_id)
+        invited = [p for p, h in (await self.facts.invited(rules.conference_id)).items() if h == hall_id]
+        creds = await self.credentials.current(invited)
+        cards = await self.facts.cards(invited)
+        keys = await self.credentials.bundle()
+        return KioskBundle(rules, hall_id, keys.generated_at, {str(k): v.hex() for k, v in keys.public_keys.items()},
+                           keys.revoked, [RosterEntry(creds[p].credential_id, p, cards[p].full_name, cards[p].unit_name)
+                                          for p in invited if p in creds and p in cards])
