@@ -7,19 +7,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from attendance.checkins import Method
-from attendance.headcounts import Headcount
-from attendance.rules import Scan
 from conference.accounts import Action, User, may
 from conference.conferences import Conference, Session
 from conference.errors import Invalid
 from conference.halls import Hall
-from web.bootstrap import services, utc_now
+from web.bootstrap import services
 from web.http.auth import current_user, read_form
 from web.http.decoding import number, query_text, text
 from web.http.encoding import see_other
 from web.http.templating import language, render
-from web.i18n import verdict_message
+from web.usecases.checkin import Actor, ScanRequest
 
 LIST_SIZE = 100
 
@@ -29,42 +26,35 @@ async def _hall_and_session(request: Request) -> tuple[User, Hall, Conference, S
     svc = services(request)
     hall = await svc.conference.hall(user, request.path_params["hid"], Action.VIEW_ATTENDANCE)
     conf, session = await svc.conference.session(user, request.path_params["sid"])
-    if session.conference_id != hall.conference_id:
-        raise Invalid("this session belongs to another conference")
+    await svc.facts.require_hall_in_session(hall.id, session.id)
     return user, hall, conf, session
 
 
 async def hall_action(request: Request) -> Response:
-    """One action of the hall clerk: check in by hand, mark absent, undo, report a headcount."""
-    user, hall, _conf, session = await _hall_and_session(request)
+    """One action of the hall clerk: check in by hand, mark absent, undo, report a headcount. Each is the
+    check-in use case the API calls (`CheckIns`: the clerk's right at the hall, the hall in the session, the
+    audit of absences and undos); the page only decodes the form and flashes the outcome."""
+    user = await current_user(request)
     svc = services(request)
-    here = f"/halls/{hall.id}/sessions/{session.id}"
-    await svc.conference.hall(user, hall.id, Action.CHECK_IN_MANUALLY)
+    hall_id, session_id = request.path_params["hid"], request.path_params["sid"]
+    here = f"/halls/{hall_id}/sessions/{session_id}"
     form = await read_form(request)
     action = text(form, "action")
     if action == "headcount":
-        await svc.ledger.headcount(Headcount(session.id, hall.id, number(form, "expected"),
-                                             number(form, "present"), number(form, "absent_excused"),
-                                             number(form, "absent_unexcused"), user.id, utc_now()))
+        await svc.checkins.headcount(user, session_id, hall_id, number(form, "expected"), number(form, "present"),
+                                     number(form, "absent_excused"), number(form, "absent_unexcused"))
         request.session["flash"] = "✔"
         return see_other(here)
     person_id = number(form, "person_id")
     if action == "checkin":
-        verdict = await svc.ledger.scan(Scan(session.id, hall.id, Method.MANUAL, utc_now(),
-                                             operator_user_id=user.id), person_id=person_id)
-        card = (await svc.facts.cards([person_id])).get(person_id)
-        params = {"name": card.full_name if card else "", "hall": hall.name,
-                  "time": verdict.checkin.server_time.astimezone(svc.settings.zone).strftime("%H:%M")
-                  if verdict.checkin else ""}
-        request.session["flash"] = verdict_message(await language(request), verdict.outcome.value,
-                                                   verdict.reason.value if verdict.reason else None, **params)
+        shown = await svc.checkins.scan(Actor(None, user), ScanRequest(session_id, hall_id, person_id=person_id),
+                                        await language(request))
+        request.session["flash"] = shown.message
     elif action == "absent":
-        await svc.ledger.mark_absent(session.id, person_id, hall.id, text(form, "reason"), user.id)
-        await svc.conference.record_manual_attendance(user, person_id, f"absent session {session.id}")
+        await svc.checkins.absence(user, session_id, hall_id, person_id, text(form, "reason"))
         request.session["flash"] = "✔"
     elif action == "undo":
-        await svc.ledger.undo(session.id, person_id, None, user.id)
-        await svc.conference.record_manual_attendance(user, person_id, f"undo session {session.id}")
+        await svc.checkins.undo(Actor(None, user), session_id, hall_id, person_id)
         request.session["flash"] = "✔"
     else:
         raise Invalid("unknown action", field="action")
