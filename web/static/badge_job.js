@@ -1,21 +1,21 @@
 // Polls a badge job's JSON status, moves the <progress> bar, then downloads the PDF when it is ready.
-(function () {
-  const box = document.getElementById("badge-job");
-  if (!box || !window.fetch) return;
+import { fill, formats } from "./dom.js";
+
+const box = document.getElementById("badge-job");
+if (box && window.fetch) {
   const bar = document.getElementById("badge-progress");
   const count = document.getElementById("badge-count");
   const ready = document.getElementById("badge-ready");
   const failed = document.getElementById("badge-failed");
-  const locale = document.documentElement.lang === "vi" ? "vi-VN" : "en-US";
-  const fmt = function (n) { return Number(n).toLocaleString(locale); };
+  const { int } = formats(document.documentElement.lang);
 
-  function show(job) {
+  const show = function (job) {
     bar.max = Math.max(job.total, 1);
     bar.value = job.done;
-    count.textContent = box.dataset.count.replace("{done}", fmt(job.done)).replace("{total}", fmt(job.total));
-  }
+    count.textContent = fill(box.dataset.count, { done: int(job.done), total: int(job.total) });
+  };
 
-  function poll() {
+  const poll = function () {
     fetch(box.dataset.status, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
       .then(function (job) {
@@ -31,7 +31,7 @@
         }
       })
       .catch(function () { failed.hidden = false; });
-  }
+  };
 
   if (ready.hidden && failed.hidden) poll();
-})();
+}
