@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conference import tables as t
 from conference.conferences import Conference, Session
-from conference.errors import Conflict, NotFound
+from conference.errors import Conflict
 from conference.halls import Hall, Invitation
 from conference.people import Person
 from conference.store.rows import CHUNK, StoreBase, conference_of, hall_of, insert_id, person_of, session_of
@@ -30,11 +30,7 @@ class ConferenceRecords(StoreBase):
         return Conference(cid, conf.title, conf.topic, conf.mode, conf.organiser_unit_id, conf.created_at)
 
     async def get_conference(self, conference_id: int) -> Conference:
-        async with self.engine.connect() as c:
-            row = (await c.execute(select(t.conferences).where(t.conferences.c.id == conference_id))).first()
-        if row is None:
-            raise NotFound(f"conference {conference_id} not found")
-        return conference_of(row)
+        return conference_of(await self.row_by_id(t.conferences, conference_id, "conference"))
 
     async def list_conferences(self) -> list[Conference]:
         async with self.engine.connect() as c:
@@ -51,11 +47,7 @@ class ConferenceRecords(StoreBase):
                        s.checkin_closes_at, s.late_after_minutes)
 
     async def get_session(self, session_id: int) -> Session:
-        async with self.engine.connect() as c:
-            row = (await c.execute(select(t.sessions).where(t.sessions.c.id == session_id))).first()
-        if row is None:
-            raise NotFound(f"session {session_id} not found")
-        return session_of(row)
+        return session_of(await self.row_by_id(t.sessions, session_id, "session"))
 
     async def sessions_of(self, conference_id: int) -> list[Session]:
         async with self.engine.connect() as c:
@@ -77,11 +69,7 @@ class ConferenceRecords(StoreBase):
         return await self.get_hall(hid)
 
     async def get_hall(self, hall_id: int) -> Hall:
-        async with self.engine.connect() as c:
-            row = (await c.execute(select(t.halls).where(t.halls.c.id == hall_id))).first()
-        if row is None:
-            raise NotFound(f"hall {hall_id} not found")
-        return hall_of(row)
+        return hall_of(await self.row_by_id(t.halls, hall_id, "hall"))
 
     async def halls_of(self, conference_id: int) -> list[Hall]:
         async with self.engine.connect() as c:

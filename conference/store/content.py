@@ -66,11 +66,7 @@ class ContentStore(StoreBase):
         return await self.get_document(did)
 
     async def get_document(self, document_id: int) -> Document:
-        async with self.engine.connect() as c:
-            row = (await c.execute(select(t.documents).where(t.documents.c.id == document_id))).first()
-        if row is None:
-            raise NotFound(f"document {document_id} not found")
-        return document_of(row)
+        return document_of(await self.row_by_id(t.documents, document_id, "document"))
 
     async def documents_of(self, conference_id: int) -> list[Document]:
         async with self.engine.connect() as c:
@@ -125,11 +121,7 @@ class ContentStore(StoreBase):
         return await self.get_feedback(fid)
 
     async def get_feedback(self, feedback_id: int) -> Feedback:
-        async with self.engine.connect() as c:
-            row = (await c.execute(select(t.feedback).where(t.feedback.c.id == feedback_id))).first()
-        if row is None:
-            raise NotFound(f"feedback {feedback_id} not found")
-        return feedback_of(row)
+        return feedback_of(await self.row_by_id(t.feedback, feedback_id, "feedback"))
 
     async def feedback_by_receipt(self, receipt_hash: str) -> Feedback | None:
         async with self.engine.connect() as c:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from conference import tables as t
 from conference.accounts import User
 from conference.audit import AuditAction
-from conference.errors import Conflict, NotFound
+from conference.errors import Conflict
 from conference.people import Person
 from conference.store.rows import CHUNK, StoreBase, insert_id, person_of, person_values, unit_of, unit_values, user_of
 from conference.text import fold
@@ -55,11 +55,7 @@ class PeopleStore(StoreBase):
 
     # -- persons -----------------------------------------------------------------------------------
     async def get_person(self, person_id: int) -> Person:
-        async with self.engine.connect() as c:
-            row = (await c.execute(select(t.persons).where(t.persons.c.id == person_id))).first()
-        if row is None:
-            raise NotFound(f"person {person_id} not found")
-        return person_of(row)
+        return person_of(await self.row_by_id(t.persons, person_id, "person"))
 
     async def persons_by_code(self) -> dict[str, Person]:
         async with self.engine.connect() as c:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, Row, Table
+from sqlalchemy import Insert, Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from conference.accounts import Role, User
 from conference.conferences import Conference, ConferenceMode, Session
 from conference.documents import Document, DocumentAccess
+from conference.errors import NotFound
 from conference.feedback import Feedback, FeedbackKind, FeedbackState
 from conference.halls import Channel, ConnectionStatus, Hall, HallRole
 from conference.people import MemberType, Person
@@ -20,10 +21,18 @@ CHUNK = 2000  # rows per executemany: well under every backend's parameter limit
 
 
 class StoreBase:
-    """What every part of the store holds: the async engine (SQLite or PostgreSQL)."""
+    """What every part of the store holds: the async engine (SQLite or PostgreSQL), and a read by id."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+
+    async def row_by_id(self, table: Table, row_id: int, what: str) -> Row[Any]:
+        """The row of `table` with this id; NotFound ("{what} {id} not found") when there is none."""
+        async with self.engine.connect() as c:
+            row = (await c.execute(select(table).where(table.c.id == row_id))).first()
+        if row is None:
+            raise NotFound(f"{what} {row_id} not found")
+        return row
 
 
 async def insert_id(c: AsyncConnection, stmt: Insert) -> int:
