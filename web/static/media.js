@@ -32,6 +32,18 @@ async function api(path) {
   return r.json();
 }
 
+// The session's media (ICE servers, codec, HLS address), or null when this user may not watch it (said).
+async function mediaInfo() {
+  try {
+    const info = await api("/api/sessions/" + cfg.session + "/media");
+    cfg.codec = info.codec;
+    return info;
+  } catch (e) {
+    say(L.media_forbidden, "bad");
+    return null;
+  }
+}
+
 // -- the hub socket (live.js), at the path a proxy routes to the process carrying this session's media --
 function connectHub(onWelcome, onMessage, onState) {
   return new Hub({
@@ -286,8 +298,8 @@ function unmuteButton(video) {
 // -- pages ------------------------------------------------------------------------------------------
 async function watchPage() {
   const video = $("media-video");
-  let info;
-  try { info = await api("/api/sessions/" + cfg.session + "/media"); } catch (e) { say(L.media_forbidden, "bad"); return; }
+  const info = await mediaInfo();
+  if (!info) return;
   let player = null;
   unmuteButton(video);
   const live = connectHub(function () {
@@ -390,9 +402,8 @@ async function presentPage() {
   const startButton = $("media-start");
   const stopButton = $("media-stop");
   const sourceSelect = $("media-source");
-  let info;
-  try { info = await api("/api/sessions/" + cfg.session + "/media"); } catch (e) { say(L.media_forbidden, "bad"); return; }
-  cfg.codec = info.codec;
+  const info = await mediaInfo();
+  if (!info) return;
   let publisher = null;
   let sending = false;
   function buttons() { show(startButton, !sending); show(stopButton, sending); sourceSelect.disabled = sending; }
@@ -453,9 +464,8 @@ async function screenPage() {
   const handButton = $("hand");
   const handStatus = $("hand-status");
   const preview = $("media-preview");
-  let info;
-  try { info = await api("/api/sessions/" + cfg.session + "/media"); } catch (e) { say(L.media_forbidden, "bad"); return; }
-  cfg.codec = info.codec;
+  const info = await mediaInfo();
+  if (!info) return;
   unmuteButton(video);
   let player = null;
   let publisher = null;
