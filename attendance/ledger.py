@@ -28,6 +28,7 @@ from attendance.credentials import CredentialRefused
 from attendance.errors import AttendanceError, InvalidRecord
 from attendance.headcounts import Headcount
 from attendance.issuer import Credentials
+from attendance.online import with_left_early
 from attendance.rules import Scan, SessionRules, Verdict, judge, mark_absent, may_undo, refuse
 from attendance.store import BatchResult, LedgerStore, LedgerWrite
 
@@ -196,9 +197,9 @@ class Ledger:
         """Về sớm: flag a present person who left before the session ended (None if not present)."""
         async with self._person_locks.hold((session_id, person_id)):
             existing = await self.store.checkin(session_id, person_id)
-            if existing is None or not existing.present or existing.left_early:
+            flagged = with_left_early(existing)
+            if flagged is None:
                 return existing
-            flagged = replace(existing, left_early=True)
             await self._commit(self.store.put_checkin(flagged))
             present = self._present.get(session_id)
             if present is not None:

@@ -6,7 +6,7 @@ Pure: no I/O and no clock (times come in the scan). The ledger service gathers t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -128,7 +128,3 @@ def may_undo(checkin: CheckIn, device_id: int | None, operator_user_id: int | No
     same = (device_id is not None and checkin.device_id == device_id) or (
         operator_user_id is not None and checkin.operator_user_id == operator_user_id)
     return same and checkin.present and now - checkin.server_time <= UNDO_WINDOW
-
-
-def with_left_early(checkin: CheckIn) -> CheckIn:
-    return replace(checkin, left_early=True)
