@@ -62,9 +62,14 @@ class Hall:
 
     def status_at(self, now: datetime, expiry: timedelta) -> ConnectionStatus:
         """Online only while the last heartbeat is younger than `expiry`."""
-        if self.last_seen_at is None:
-            return ConnectionStatus.UNKNOWN
-        return ConnectionStatus.ONLINE if now - self.last_seen_at <= expiry else ConnectionStatus.OFFLINE
+        return connection_at(self.last_seen_at, now, expiry)
+
+
+def connection_at(last_seen: datetime | None, now: datetime, expiry: timedelta) -> ConnectionStatus:
+    """A hall seen last at `last_seen` (None: never): online while that is at most `expiry` ago."""
+    if last_seen is None:
+        return ConnectionStatus.UNKNOWN
+    return ConnectionStatus.ONLINE if now - last_seen <= expiry else ConnectionStatus.OFFLINE
 
 
 def new_hall(

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from tests.test_checkin_api import qr_text
 from tests.world import World, sign_in
-from web.live.hub import QUEUE_MAX, Conn
+from web.live.connections import QUEUE_MAX, Conn
 from web.live.protocol import Close
 from web.live.tally import HallInfo, Invitee, SessionTally
 
@@ -46,6 +46,28 @@ def until(ws: Socket, kind: str) -> dict[str, Any]:
         message: dict[str, Any] = ws.receive_json()
         if message["type"] == kind:
             return message
+
+
+def subscribed(ws: Socket, topic: str) -> dict[str, Any]:
+    """Subscribe to `topic` and return the hub's answer: its `error`, `subscribed` or `snapshot` frame.
+
+    Other topics' changes and snapshots may come first, so frames are read up to the pong of a ping
+    sent right after: the hub answers messages in order, so an answer that is not there by then fails."""
+    ws.send_json({"type": "subscribe", "topic": topic})
+    ws.send_json({"type": "ping"})
+    answers = []
+    while (message := ws.receive_json())["type"] != "pong":
+        if message.get("topic") == topic and message["type"] in ("error", "subscribed", "snapshot"):
+            answers.append(message)
+    assert len(answers) == 1, answers
+    return answers[0]
+
+
+def refused(ws: Socket, topic: str) -> str:
+    """The error code the hub answered subscribing to `topic` with (failing when it answered otherwise)."""
+    message = subscribed(ws, topic)
+    assert message["type"] == "error", message
+    return str(message["code"])
 
 
 def kiosk_scan(client: TestClient, world: World, person: str) -> None:
@@ -131,21 +153,46 @@ def test_scope_decides_which_topics_a_user_reads(world_client: tuple[TestClient,
     token = ticket(client, "org.d1")
     with client.websocket_connect("/ws") as ws:
         hello(ws, token)
-        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/unit:{world.units['P']}"})
-        assert ws.receive_json()["code"] == "forbidden"
-        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/unit:{world.units['D1']}"})
-        assert ws.receive_json()["type"] == "snapshot"
-        ws.send_json({"type": "subscribe", "topic": "session:999/unit:1"})
-        assert ws.receive_json()["code"] == "not_found"
-        ws.send_json({"type": "subscribe", "topic": "weather"})
-        assert ws.receive_json()["code"] == "bad_topic"
+        assert refused(ws, f"session:{world.session_id}/unit:{world.units['P']}") == "forbidden"
+        assert subscribed(ws, f"session:{world.session_id}/unit:{world.units['D1']}")["type"] == "snapshot"
+        # from here on a change of the topic read (or presence) may come before each answer
+        assert refused(ws, "session:999/unit:1") == "not_found"
+        assert refused(ws, f"session:{world.session_id}/unit:999999") == "not_found"
+        assert refused(ws, f"session:{world.session_id}/hall:999999") == "not_found"
+        assert refused(ws, f"session:{world.session_id}/hall:{world.halls['C2']}") == "forbidden"  # outside D1
+        assert subscribed(ws, f"session:{world.session_id}/hall:{world.halls['C1']}")["type"] == "snapshot"
+        assert refused(ws, "weather") == "bad_topic"
     token = ticket(client, "member.a1")
     with client.websocket_connect("/ws") as ws:
         hello(ws, token)
-        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/unit:{world.units['C1']}"})
-        assert ws.receive_json()["code"] == "forbidden"
-        ws.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/viewer"})
-        assert ws.receive_json()["type"] == "subscribed"
+        assert refused(ws, f"session:{world.session_id}/unit:{world.units['C1']}") == "forbidden"
+        assert subscribed(ws, f"session:{world.session_id}/viewer")["type"] == "subscribed"
+
+
+def test_a_hall_of_another_conference_is_no_topic_of_the_session(world_client: tuple[TestClient, World]) -> None:
+    """Even the administrator, who reads every hall, reads a hall only under a session of its conference."""
+    from conference.conferences import ConferenceMode
+    from conference.halls import Channel, HallRole
+
+    client, world = world_client
+    services = client.app.state.services  # type: ignore[attr-defined]
+
+    async def other_hall() -> int:
+        found = await services.conference.store.user_with_hash("org.p")
+        assert found is not None
+        org = found[0]
+        conference = await services.conference.create_conference(org, "Hội nghị khác", "Khác",
+                                                                  ConferenceMode.PRESENTER, world.units["P"])
+        hall = await services.conference.add_hall(org, conference.id, world.units["C1"], "", HallRole.PARTICIPATING,
+                                                  Channel.IN_PERSON)
+        return int(hall.id)
+
+    assert client.portal is not None
+    other = client.portal.call(other_hall)
+    with client.websocket_connect("/ws") as ws:
+        hello(ws, ticket(client, "admin"))
+        assert refused(ws, f"session:{world.session_id}/hall:{other}") == "forbidden"
+        assert subscribed(ws, f"session:{world.session_id}/hall:{world.halls['C1']}")["type"] == "snapshot"
 
 
 def test_resume_after_reconnect_misses_no_change(world_client: tuple[TestClient, World]) -> None:
@@ -210,7 +257,7 @@ def test_watching_long_enough_makes_a_participant_present_online(app_settings: A
         assert client.portal is not None
         services = client.app.state.services  # type: ignore[attr-defined]
         world = client.portal.call(build_world, services)
-        services.hub.left_after_seconds = 1.0
+        services.hub.online.watching.left_after = 1.0
         dashboard_ticket, viewer_ticket = ticket(client, "org.p"), ticket(client, "member.a1")
         with client.websocket_connect("/ws") as board:
             hello(board, dashboard_ticket)
@@ -249,10 +296,10 @@ def test_watch_time_follows_a_participant_to_another_hub(app_settings: Any, monk
 
     from tests.world import build_world
     from web import app as app_module
-    from web.live import hub as hub_module
+    from web.live import watching as watching_module
 
-    monkeypatch.setattr(hub_module, "WATCH_STORE_SECONDS", 0.3)
-    monkeypatch.setattr(hub_module, "ONLINE_CHECK_SECONDS", 0.2)  # a hub stores within 0.5 s of a ping
+    monkeypatch.setattr(watching_module, "WATCH_STORE_SECONDS", 0.3)
+    monkeypatch.setattr(watching_module, "ONLINE_CHECK_SECONDS", 0.2)  # a hub stores within 0.5 s of a ping
     settings = replace(app_settings, online_after_minutes=0.05)  # 3 s of watching
 
     def watch(client: TestClient, session_id: int, seconds: float) -> None:
@@ -270,11 +317,11 @@ def test_watch_time_follows_a_participant_to_another_hub(app_settings: Any, monk
         assert first.portal is not None
         services_a = first.app.state.services  # type: ignore[attr-defined]
         world = first.portal.call(build_world, services_a)
-        services_a.hub.left_after_seconds = 3.0
+        services_a.hub.online.watching.left_after = 3.0
         with TestClient(app_module.create_app(replace(settings, hub_id="b"))) as second:
             assert second.portal is not None
             services_b = second.app.state.services  # type: ignore[attr-defined]
-            services_b.hub.left_after_seconds = 3.0
+            services_b.hub.online.watching.left_after = 3.0
             watch(first, world.session_id, 2.0)  # 2 s on hub a: not yet present
             assert first.portal.call(services_a.ledger.checkins, world.session_id) == []
             watch(second, world.session_id, 1.6)  # 1.6 s more on hub b: 3.6 s in all

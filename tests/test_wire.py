@@ -19,8 +19,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.browser import free_port
-from web.live import hub as hub_module
-from web.live.hub import Conn, Hub
+from web.live import connections, topics
+from web.live.connections import Conn
 from web.live.protocol import Close
 from web.live.wire import WireProtocol, wire_of
 
@@ -50,7 +50,7 @@ class Room:
                 if message.startswith("go "):
                     for n in range(int(message[3:])):
                         text = json.dumps({"n": n, "pad": "x" * FRAME})
-                        await Hub._fan_out(text, list(self.conns))
+                        await topics.fan_out(text, list(self.conns))
                         await asyncio.sleep(0.01)  # paced like the flushes: a reading client keeps up
                     conn.push(json.dumps({"done": True}))
                 else:
@@ -95,7 +95,7 @@ def test_a_server_without_the_wire_sends_through_asgi() -> None:
 
 async def test_a_client_that_reads_nothing_is_dropped_and_the_others_get_everything(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hub_module, "CLOSE_SECONDS", 0.5)
+    monkeypatch.setattr(connections, "CLOSE_SECONDS", 0.5)
     room = Room()
     frames = 200  # 13 MB: more than the stuck client's socket buffers and the hub's limit together
     async with served(room) as url:

@@ -1,4 +1,12 @@
-"""Every expected refusal mapped to a response, once: JSON under /api, a page elsewhere."""
+"""Every expected refusal mapped to its answer, once: an HTTP status (JSON under /api, a page elsewhere)
+and, on a live-hub connection (`/ws`, docs/PROTOCOL.md), a close code or an `error` frame.
+
+`ANSWERS` is the one table: for each error class its HTTP status and its WebSocket close code. An
+error with a close code closes a live connection with it; one without is answered there with an
+`error` frame carrying the error's `code` (the same `error` a JSON answer carries), and the connection
+stays open. A protocol breach (`ProtocolError`) carries its own close code; an unreachable store is
+answered as `Unavailable`.
+"""
 
 from __future__ import annotations
 
@@ -18,32 +26,70 @@ from attendance.ledger import Unavailable, refused
 from conference import errors as conference
 from web.http.auth import CsrfRejected
 from web.http.templating import render
+from web.live.protocol import Close, ProtocolError
 
-STATUS: list[tuple[type[Exception], int]] = [
-    (conference.NotAuthenticated, 401),
-    (attendance.DeviceRejected, 401),
-    (CsrfRejected, 403),
-    (conference.Forbidden, 403),
-    (attendance.WrongHall, 403),
-    (conference.NotFound, 404),
-    (attendance.NotFound, 404),
-    (conference.Conflict, 409),
-    (conference.ImportRefused, 422),
-    (conference.Invalid, 422),
-    (attendance.InvalidRecord, 422),
-    (attendance.EnrolmentRefused, 422),
-    (Unavailable, 503),
-    (EngineUnavailable, 503),
+# error class -> (HTTP status, WebSocket close code; None: an `error` frame, the connection stays open)
+ANSWERS: list[tuple[type[Exception], int, Close | None]] = [
+    (conference.NotAuthenticated, 401, Close.BAD_AUTH),
+    (attendance.DeviceRejected, 401, Close.BAD_AUTH),
+    (CsrfRejected, 403, None),
+    (conference.Forbidden, 403, None),
+    (attendance.WrongHall, 403, None),
+    (conference.NotFound, 404, None),
+    (attendance.NotFound, 404, None),
+    (conference.Conflict, 409, None),
+    (conference.ImportRefused, 422, None),
+    (conference.Invalid, 422, None),
+    (attendance.InvalidRecord, 422, None),
+    (attendance.EnrolmentRefused, 422, None),
+    (Unavailable, 503, Close.TRY_AGAIN),
+    (EngineUnavailable, 503, None),
 ]
 RETRY = {503: {"Retry-After": "5"}}
+UNAVAILABLE = "the database is unavailable; try again in a few seconds"
+
+
+def _answer(exc: BaseException) -> tuple[int, Close | None] | None:
+    return next(((status, close) for kind, status, close in ANSWERS if isinstance(exc, kind)), None)
 
 
 def status_of(exc: Exception) -> int:
-    return next((status for kind, status in STATUS if isinstance(exc, kind)), 400)
+    """The HTTP status answering `exc` (400 for an error the table does not name)."""
+    answer = _answer(exc)
+    return answer[0] if answer is not None else 400
+
+
+def code_of(exc: BaseException) -> str:
+    """The error's code: `error` of a JSON answer, `code` of a live `error` frame."""
+    return str(getattr(exc, "code", "error"))
+
+
+def _message(exc: BaseException) -> str:
+    return str(getattr(exc, "message", str(exc)))
+
+
+def close_of(exc: BaseException) -> tuple[Close, str] | None:
+    """How a live connection that met `exc` is closed (code, reason); None when the table says it is
+    answered with an `error` frame instead (`live_error`), or when `exc` is a bug."""
+    if isinstance(exc, ProtocolError):
+        return exc.close, exc.message
+    if unreachable(exc):
+        exc = Unavailable(UNAVAILABLE)
+    answer = _answer(exc)
+    return (answer[1], _message(exc)) if answer is not None and answer[1] is not None else None
+
+
+def live_error(exc: BaseException) -> dict[str, str] | None:
+    """The `code` and `message` of the live `error` frame answering `exc`, for an error the table answers
+    so (the connection stays open); None for any other."""
+    answer = _answer(exc)
+    if answer is None or answer[1] is not None:
+        return None
+    return {"code": code_of(exc), "message": _message(exc)}
 
 
 def payload(exc: Exception) -> dict[str, object]:
-    body: dict[str, object] = {"error": getattr(exc, "code", "error"), "message": getattr(exc, "message", str(exc))}
+    body: dict[str, object] = {"error": code_of(exc), "message": _message(exc)}
     if getattr(exc, "field", None):
         body["field"] = exc.field  # type: ignore[attr-defined]
     if isinstance(exc, conference.ImportRefused):
@@ -105,7 +151,7 @@ async def store_unreachable(request: Request, exc: Exception) -> Response:
     if not unreachable(exc):
         raise exc
     warn_unreachable(exc, "answering 503")
-    return await domain_error(request, Unavailable("the database is unavailable; try again in a few seconds"))
+    return await domain_error(request, Unavailable(UNAVAILABLE))
 
 
 HANDLERS = {

@@ -1,7 +1,8 @@
 """The WebSocket endpoint `/ws` and the ticket a browser trades its session cookie for.
 
 The handler only moves frames: it authenticates the first message, then hands every message to the
-hub. A protocol breach closes the socket with the code docs/PROTOCOL.md gives.
+hub. A protocol breach, a refused authentication or an unreachable store closes the socket with the
+code docs/PROTOCOL.md gives, as web/http/errors.py's one table says.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from attendance.errors import DeviceRejected
 from conference.accounts import User
+from conference.errors import NotAuthenticated
 from web.bootstrap import services
 from web.http.auth import api_user
-from web.http.errors import unreachable, warn_unreachable
+from web.http.errors import close_of, live_error, unreachable, warn_unreachable
 from web.kiosk.camera import CameraLink, open_camera
-from web.live.hub import Conn, Hub
+from web.live.connections import Conn
+from web.live.hub import Hub
 from web.live.protocol import (
     HEARTBEAT_S,
     MEDIA_MESSAGES,
@@ -58,23 +60,22 @@ async def _user_from_ticket(ws: WebSocket, token: str) -> User:
     try:
         data = _serializer(svc.settings.secret_key).loads(token, max_age=TICKET_SECONDS)
     except (BadSignature, SignatureExpired):
-        raise ProtocolError(Close.BAD_AUTH, "bad or expired ticket") from None
+        raise NotAuthenticated("bad or expired ticket") from None
     user = await svc.conference.user(int(data.get("uid", 0))) if isinstance(data, dict) else None
     if user is None:
-        raise ProtocolError(Close.BAD_AUTH, "unknown user")
+        raise NotAuthenticated("unknown user")
     return user
 
 
 async def _identify(ws: WebSocket, hello: Hello) -> Conn:
+    """The connection of the user named by the hello's ticket, or of the kiosk its device token names
+    (NotAuthenticated or DeviceRejected otherwise)."""
     user = device = None
     if hello.ticket is not None:
         user = await _user_from_ticket(ws, hello.ticket)
     else:
         assert hello.device_token is not None
-        try:
-            device = await services(ws).devices.authenticate(hello.device_token)
-        except DeviceRejected:
-            raise ProtocolError(Close.BAD_AUTH, "bad device token") from None
+        device = await services(ws).devices.authenticate(hello.device_token)
     return Conn(ws.send_text, lambda code, reason: _close(ws, code, reason), user, device, wire_of(ws.scope))
 
 
@@ -124,7 +125,13 @@ async def live(ws: WebSocket) -> None:
             if isinstance(message, Ping):
                 conn.push(hub.ping(conn))
             elif isinstance(message, Subscribe):
-                await hub.subscribe(conn, message.topic, message.since, message.epoch)
+                try:
+                    await hub.subscribe(conn, message.topic, message.since, message.epoch)
+                except Exception as e:  # a refusal keeps the connection open (no such session, unit or hall)
+                    refusal = live_error(e)
+                    if refusal is None:
+                        raise
+                    conn.push(frame("error", topic=message.topic, **refusal))
             elif isinstance(message, Unsubscribe):
                 hub.unsubscribe(conn, message.topic)
             elif isinstance(message, Camera):
@@ -133,15 +140,15 @@ async def live(ws: WebSocket) -> None:
                 services(ws).media.handle(conn, message)  # signalling: docs/PROTOCOL.md section 7
             else:
                 raise ProtocolError(Close.BAD_MESSAGE, "hello only once")
-    except ProtocolError as e:
-        await _close(ws, e.close, e.message)
     except (WebSocketDisconnect, RuntimeError):
         pass
     except Exception as e:
-        if not unreachable(e):
+        closing = close_of(e)
+        if closing is None:
             raise
-        warn_unreachable(e, "live connections closed with 1013")
-        await _close(ws, Close.TRY_AGAIN, "the database is unavailable; reconnect in a few seconds")
+        if unreachable(e):
+            warn_unreachable(e, f"live connections closed with {closing[0].value}")
+        await _close(ws, *closing)
     finally:
         if conn is not None:
             hub.disconnect(conn)
