@@ -8,7 +8,7 @@
   that is "left early" (về sớm), unless another hub counted them watching since (they moved hubs).
 
 No I/O and no clock: times come in as arguments (monotonic seconds for watching, datetimes for the
-session's end). The live hub (web/live/online.py) feeds the pings in and carries out the decisions.
+session's end). The live hub (web/live/watching.py) feeds the pings in and carries out the decisions.
 """
 
 from __future__ import annotations
