@@ -31,6 +31,9 @@ class Status(StrEnum):
     ABSENT_UNEXCUSED = "absent_unexcused"  # Vắng không lý do
 
 
+PRESENT = frozenset({Status.PRESENT_IN_PERSON, Status.PRESENT_ONLINE})  # online attendance counts as present
+
+
 class ReviewState(StrEnum):
     NONE = "none"
     PENDING = "pending"  # a face match in the middle band, or an offline check-in that broke a rule
@@ -93,7 +96,7 @@ class CheckIn:
 
     @property
     def present(self) -> bool:
-        return self.status in (Status.PRESENT_IN_PERSON, Status.PRESENT_ONLINE)
+        return self.status in PRESENT
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """How attendance is counted, pure: the one rule behind the live dashboard, the hall page and the reports.
 
 - The statuses are `attendance.checkins.Status`; present in person and present online both count as
-  present (`PRESENT`).
+  present (`attendance.checkins.PRESENT`).
 - `expected` are invitees not exempt from party activities (miễn sinh hoạt); everyone's status still
   counts where it falls, so an exempt member who came is present.
 - A hall counts its invitees, wherever their unit lies; a unit counts the invitees of its subtree.
@@ -25,7 +25,6 @@ from attendance.checkins import CheckIn, Status
 from attendance.headcounts import Headcount
 
 COUNTED = (Status.PRESENT_IN_PERSON, Status.PRESENT_ONLINE, Status.ABSENT_EXCUSED, Status.ABSENT_UNEXCUSED)
-PRESENT = frozenset({Status.PRESENT_IN_PERSON, Status.PRESENT_ONLINE})  # online attendance counts as present
 _SLOT: dict[str, int] = {status: i for i, status in enumerate(COUNTED, start=1)}
 
 

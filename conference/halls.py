@@ -9,6 +9,10 @@ from enum import StrEnum
 from conference.errors import Invalid
 from conference.text import clean
 
+# A hall whose kiosks and screens have been silent for longer is offline: the dashboard, the hub and the reports
+# all ask `connection_at`, which takes this as its default.
+HALL_EXPIRY = timedelta(seconds=60)
+
 
 class HallRole(StrEnum):
     HOST = "host"  # điểm cầu chính
@@ -60,12 +64,12 @@ class Hall:
     def preflight_complete(self) -> bool:
         return self.preflight_done >= set(PREFLIGHT_ITEMS)
 
-    def status_at(self, now: datetime, expiry: timedelta) -> ConnectionStatus:
+    def status_at(self, now: datetime, expiry: timedelta = HALL_EXPIRY) -> ConnectionStatus:
         """Online only while the last heartbeat is younger than `expiry`."""
         return connection_at(self.last_seen_at, now, expiry)
 
 
-def connection_at(last_seen: datetime | None, now: datetime, expiry: timedelta) -> ConnectionStatus:
+def connection_at(last_seen: datetime | None, now: datetime, expiry: timedelta = HALL_EXPIRY) -> ConnectionStatus:
     """A hall seen last at `last_seen` (None: never): online while that is at most `expiry` ago."""
     if last_seen is None:
         return ConnectionStatus.UNKNOWN

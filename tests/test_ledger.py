@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attendance import tables as at
-from attendance.checkins import Method, Outcome, Refusal
+from attendance.checkins import Method, Outcome, Refusal, Status
 from attendance.issuer import Credentials
 from attendance.keys import Sealer
 from attendance.ledger import Ledger
@@ -99,6 +99,21 @@ async def test_five_kiosks_at_once_make_one_check_in(setup: Setup, engine: Async
     assert all(v.checkin == first for v in verdicts)
     assert await count(engine, at.checkins) == 1
     assert await count(engine, at.scan_events) == 5
+
+
+async def test_a_delegate_marked_absent_who_arrives_is_checked_in(setup: Setup, engine: AsyncEngine) -> None:
+    """An absence is no presence: a scan after it checks the person in (once), and replaces the absence."""
+    person = setup.persons[2]
+    absent = await setup.ledger.mark_absent(setup.session_id, person, setup.halls[0], "Đi công tác", 7)
+    assert absent.status is Status.ABSENT_EXCUSED
+    first = await setup.ledger.scan(kiosk_scan(setup, 2), setup.texts[person])
+    assert first.outcome is Outcome.ACCEPTED and first.checkin is not None
+    assert first.checkin.status is Status.PRESENT_IN_PERSON
+    again = await setup.ledger.scan(kiosk_scan(setup, 2, device=2), setup.texts[person])
+    assert again.outcome is Outcome.REPEAT and again.checkin == first.checkin
+    stored = {c.person_id: c for c in await setup.ledger.checkins(setup.session_id)}[person]
+    assert stored.status is Status.PRESENT_IN_PERSON and stored.absence_reason == ""
+    assert await count(engine, at.checkins) == 1
 
 
 async def test_statuses_are_the_check_ins_in_two_columns(setup: Setup) -> None:

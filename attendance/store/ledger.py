@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attendance import tables as t
 from attendance.checkins import (
+    PRESENT,
     CheckIn,
     IssuedCredential,
     Method,
@@ -224,9 +225,14 @@ class LedgerStore:
             fresh = [w for w in writes if not (w.event.nonce and w.event.nonce in result.known_nonces)]
             new = [checkin_values(w.checkin) for w in fresh if w.checkin is not None]
             if new:
-                stmt = self._insert(t.checkins).on_conflict_do_nothing(
-                    index_elements=["session_id", "person_id"]).returning(t.checkins.c.session_id,
-                                                                          t.checkins.c.person_id)
+                # A presence replaces an absence (a delegate marked away who arrives after all), never
+                # another presence: the first check-in stays, the later one is a repeat.
+                upsert = self._insert(t.checkins)
+                stmt = upsert.on_conflict_do_update(
+                    index_elements=["session_id", "person_id"],
+                    set_={col: upsert.excluded[col] for col in new[0] if col not in ("session_id", "person_id")},
+                    where=and_(*(t.checkins.c.status != literal(s.value) for s in PRESENT)),
+                ).returning(t.checkins.c.session_id, t.checkins.c.person_id)
                 rows = await c.execute(stmt, new)
                 result.inserted = {(r.session_id, r.person_id) for r in rows}
             lost = [w.checkin for w in fresh

@@ -9,6 +9,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse, RedirectResponse
 
+from web.usecases.checkin import Shown
+
 
 def plain(value: Any) -> Any:
     """Records, enums, dates and collections as JSON-ready values."""
@@ -57,3 +59,15 @@ def flat(record: Any) -> dict[str, Any]:
 def see_other(url: str) -> RedirectResponse:
     """The answer to a form that did its work: go there (303, so a reload does not post again)."""
     return RedirectResponse(url, status_code=303)
+
+
+def verdict_json(shown: Shown) -> dict[str, Any]:
+    """A verdict as the kiosk shows it, ready for JSON (the API's answer and the camera socket's `verdict`)."""
+    verdict = shown.verdict
+    return {
+        "outcome": verdict.outcome.value,
+        "reason": verdict.reason.value if verdict.reason else None,
+        "message": shown.message,
+        "person": flat(shown.card) if shown.card else None,
+        "checkin": flat(verdict.checkin) if verdict.checkin else None,
+    }

@@ -64,7 +64,8 @@ def code_of(exc: BaseException) -> str:
     return str(getattr(exc, "code", "error"))
 
 
-def _message(exc: BaseException) -> str:
+def message_of(exc: BaseException) -> str:
+    """The error's message, as every answer (JSON, page, live `error` frame) carries it."""
     return str(getattr(exc, "message", str(exc)))
 
 
@@ -76,7 +77,7 @@ def close_of(exc: BaseException) -> tuple[Close, str] | None:
     if unreachable(exc):
         exc = Unavailable(UNAVAILABLE)
     answer = _answer(exc)
-    return (answer[1], _message(exc)) if answer is not None and answer[1] is not None else None
+    return (answer[1], message_of(exc)) if answer is not None and answer[1] is not None else None
 
 
 def live_error(exc: BaseException) -> dict[str, str] | None:
@@ -85,11 +86,17 @@ def live_error(exc: BaseException) -> dict[str, str] | None:
     answer = _answer(exc)
     if answer is None or answer[1] is not None:
         return None
-    return {"code": code_of(exc), "message": _message(exc)}
+    return {"code": code_of(exc), "message": message_of(exc)}
+
+
+def refusal(exc: BaseException) -> dict[str, str]:
+    """The `code` and `message` of the live `error` frame that answers an expected refusal (the connection
+    stays open): a kiosk's camera frame or check-in that the rules refused."""
+    return {"code": code_of(exc), "message": message_of(exc)}
 
 
 def payload(exc: Exception) -> dict[str, object]:
-    body: dict[str, object] = {"error": code_of(exc), "message": _message(exc)}
+    body: dict[str, object] = {"error": code_of(exc), "message": message_of(exc)}
     if getattr(exc, "field", None):
         body["field"] = exc.field  # type: ignore[attr-defined]
     if isinstance(exc, conference.ImportRefused):

@@ -33,13 +33,13 @@ from attendance.face_service import Identification
 from attendance.liveness import LivenessState
 from conference.errors import ConferenceError
 from web.bootstrap import Services
-from web.http.encoding import plain
+from web.http.encoding import plain, verdict_json
+from web.http.errors import refusal
 from web.i18n import translator
 from web.kiosk.recent import RecentCodes
 from web.kiosk.vision import BadFrame, looks_like_jpeg, qr_texts
-from web.live.hub import Conn, spawn
+from web.live.connections import Conn, spawn
 from web.live.protocol import BINARY_FRAME_MAX, Camera, Close, ProtocolError, frame
-from web.routes.checkins import verdict_json
 from web.usecases.biometrics import AuditedStream
 from web.usecases.checkin import Actor, ScanRequest, face_scan
 
@@ -125,7 +125,7 @@ class CameraLink:
             shown = await self.svc.checkins.scan(Actor(device, None), replace(asked, nonce=nonce), self.lang)
         except (AttendanceError, ConferenceError) as e:
             self.recent.forget(key)  # not answered: the next sighting tries again
-            self.conn.push(frame("error", code=getattr(e, "code", "error"), message=getattr(e, "message", str(e))))
+            self.conn.push(frame("error", **refusal(e)))
             return
         source = asked.method.value if asked.method else None  # the camera's scans name their method: qr, face
         self.conn.push(frame("verdict", source=source, nonce=nonce, **verdict_json(shown)))
@@ -136,7 +136,7 @@ class CameraLink:
         try:
             found = await self.faces.push(data, at)
         except (AttendanceError, ConferenceError) as e:
-            self.conn.push(frame("error", code=getattr(e, "code", "error"), message=getattr(e, "message", str(e))))
+            self.conn.push(frame("error", **refusal(e)))
             return
         except Exception:
             log.exception("face frame failed")
@@ -189,14 +189,14 @@ async def open_camera(svc: Services, conn: Conn, token: str | None, message: Cam
     try:
         await svc.checkins.place(Actor(conn.device, None), message.session_id, None)
     except (AttendanceError, ConferenceError) as e:
-        conn.push(frame("error", code=getattr(e, "code", "error"), message=getattr(e, "message", str(e))))
+        conn.push(frame("error", **refusal(e)))
         return None
     faces = None
     if message.mode == "face":
         try:
             faces = await svc.biometrics.stream(conn.device, message.session_id)
         except (AttendanceError, ConferenceError) as e:
-            conn.push(frame("error", code=getattr(e, "code", "error"), message=getattr(e, "message", str(e))))
+            conn.push(frame("error", **refusal(e)))
             return None
     conn.push(frame("camera", session_id=message.session_id, mode=message.mode, fps=FPS,
                     frame_max=BINARY_FRAME_MAX))

@@ -37,8 +37,6 @@ from web.live.topics import FLUSH_SECONDS, LiveSession
 from web.live.watching import OnlineAttendance
 from web.usecases.facts import ConferenceFacts
 
-__all__ = ["Conn", "Hub", "spawn"]  # Conn and spawn: web/live/connections.py's, for the hub's users
-
 log = logging.getLogger(__name__)
 
 

@@ -1,6 +1,6 @@
 """Presence: which halls are online (their kiosks' and hall screens' pings) and how many watch each session.
 
-- A hall is online when one of its devices pinged within HALL_EXPIRY (on any hub: a ping is announced
+- A hall is online when one of its devices pinged within conference.halls.HALL_EXPIRY (on any hub: a ping is announced
   on the bus at most every 2 × PRESENCE_SECONDS, and written to the store every SEEN_PERSIST_SECONDS, so
   a hub that starts later knows it too); unknown when none ever did, offline otherwise.
 - A session's viewers are the distinct participants subscribed to its viewer topic on this hub, plus
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from conference.halls import Hall, connection_at
 from conference.service import ConferenceService
@@ -22,7 +22,6 @@ from web.live.topics import LiveSession
 log = logging.getLogger(__name__)
 
 PRESENCE_SECONDS = 2.0
-HALL_EXPIRY = timedelta(seconds=60)
 SEEN_PERSIST_SECONDS = 30.0
 VIEWERS_PUBLISH_SECONDS = 5.0
 VIEWERS_EXPIRY = 15.0
@@ -75,7 +74,7 @@ class Presence:
         now = datetime.now(UTC)
         for hall_id in live.tally.halls:
             seen = self.hall_seen.get(hall_id)
-            live.tally.connect(hall_id, connection_at(seen, now, HALL_EXPIRY).value, seen)
+            live.tally.connect(hall_id, connection_at(seen, now).value, seen)
 
     # -- viewers ------------------------------------------------------------------------------------
     @staticmethod

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from attendance.checkins import PRESENT
 from attendance.counting import (
-    PRESENT,
     Counts,
     HallInfo,
     Invitee,

@@ -7,8 +7,8 @@ import statistics
 from collections import defaultdict
 from datetime import timedelta
 
-from attendance.checkins import Method, Outcome, Refusal, Status
-from attendance.counting import PRESENT, Source
+from attendance.checkins import PRESENT, Method, Outcome, Refusal, Status
+from attendance.counting import Source
 from conference.feedback import FeedbackKind, FeedbackState
 from conference.units import Unit, UnitTree
 from web.reporting.figures import Figures

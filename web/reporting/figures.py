@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from attendance.checkins import CheckIn, Method, Outcome, Refusal
@@ -32,8 +32,6 @@ from conference.feedback import FeedbackKind, FeedbackState
 from conference.halls import Hall
 from conference.people import Person
 from conference.units import Unit, UnitTree
-
-HALL_EXPIRY = timedelta(seconds=60)  # as the live hub: a hall silent for longer is offline
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from attendance.counting import Source, percent
 from conference.halls import Channel, ConnectionStatus
-from web.reporting.figures import HALL_EXPIRY, Figures, SessionData
+from web.reporting.figures import Figures, SessionData
 from web.reporting.model import Cell, Column, Filters, Kind, Row, Table, Words, level_label, number_columns
 
 ATTENDANCE_KEYS = ("rep_expected", "rep_in_person", "rep_online", "rep_absent_excused", "rep_absent_unexcused",
@@ -29,7 +29,7 @@ def halls_overview(data: SessionData, words: Words) -> Table:
     for h in data.halls:
         row = grid[h.level]
         row[h.channel.value] += 1
-        row[h.status_at(data.now, HALL_EXPIRY).value] += 1
+        row[h.status_at(data.now).value] += 1
     total: dict[str, int] = defaultdict(int)
     for level in sorted(grid):
         row = grid[level]

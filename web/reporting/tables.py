@@ -10,7 +10,7 @@ from typing import Any
 from attendance.counting import Source
 from conference.halls import ConnectionStatus
 from web.reporting.details import absentees, feedback_table, methods, refusals, timing
-from web.reporting.figures import HALL_EXPIRY, Figures, SessionData, figures_of
+from web.reporting.figures import Figures, SessionData, figures_of
 from web.reporting.model import Filters, Table, Words
 from web.reporting.rollup import hall_attendance, halls_overview, unit_rollup
 
@@ -34,6 +34,6 @@ def session_summary(data: SessionData, fig: Figures | None = None) -> dict[str, 
     """The report unit's totals: as the dashboard's totals, plus the not-yet-checked-in and the halls."""
     fig = fig or figures_of(data)
     row = fig.unit_row(data.root.id)
-    online = sum(1 for h in data.halls if h.status_at(data.now, HALL_EXPIRY) is ConnectionStatus.ONLINE)
+    online = sum(1 for h in data.halls if h.status_at(data.now) is ConnectionStatus.ONLINE)
     return row | {"halls": len(data.halls), "halls_online": online,
                   "halls_reported": sum(1 for s in fig.sources.values() if s == Source.REPORTED)}

@@ -19,8 +19,8 @@ from conference.errors import Invalid
 from web.bootstrap import services
 from web.http.auth import api_user, current_device
 from web.http.decoding import body, choice, field, moment, path_int, query_int
-from web.http.encoding import flat, ok, plain
-from web.usecases.checkin import Actor, ScanRequest, Shown
+from web.http.encoding import ok, plain, verdict_json
+from web.usecases.checkin import Actor, ScanRequest
 
 UPLOAD_MAX = 5000
 
@@ -47,18 +47,6 @@ def scan_request(data: dict[str, Any]) -> ScanRequest:
         field(data, "session_id", int), field(data, "hall_id", int, None), field(data, "credential", str, None),
         field(data, "person_id", int, None), choice(data, "method", Method) if "method" in data else None,
         field(data, "face_score", float, None), field(data, "nonce", str, None), kiosk_time(data))
-
-
-def verdict_json(shown: Shown) -> dict[str, Any]:
-    """A verdict as the kiosk shows it, ready for JSON (the API's answer and the camera socket's `verdict`)."""
-    verdict = shown.verdict
-    return {
-        "outcome": verdict.outcome.value,
-        "reason": verdict.reason.value if verdict.reason else None,
-        "message": shown.message,
-        "person": flat(shown.card) if shown.card else None,
-        "checkin": flat(verdict.checkin) if verdict.checkin else None,
-    }
 
 
 async def check_in(request: Request) -> JSONResponse:

@@ -35,10 +35,10 @@ from conference.errors import ConferenceError, Invalid, NotFound
 from web.bootstrap import Services, services
 from web.http.auth import api_user, check_csrf, current_device, current_user, form_of
 from web.http.decoding import body, checked, field, path_int, whole
-from web.http.encoding import plain
+from web.http.encoding import plain, verdict_json
 from web.http.templating import language, render
 from web.i18n import translator
-from web.routes.checkins import kiosk_time, lang_of, verdict_json
+from web.routes.checkins import kiosk_time, lang_of
 from web.usecases.biometrics import Busy
 from web.usecases.checkin import Actor, Shown
 
