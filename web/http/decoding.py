@@ -168,6 +168,14 @@ def optional_number(form: Any, name: str) -> int | None:
     return whole(raw, name) if raw else None
 
 
+YES = ("1", "true", "yes", "on")
+
+
+def flag(form: Any, name: str) -> bool:
+    """A checkbox or a yes/no form field: true for 1, true, yes or on."""
+    return text(form, name).lower() in YES
+
+
 def option(kind: type[Enum], raw: str, name: str) -> Any:
     """One of an enum's values, typed as text (a form field, a query parameter)."""
     try:

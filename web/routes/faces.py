@@ -34,7 +34,7 @@ from attendance.liveness import LivenessFailure, LivenessState
 from conference.errors import ConferenceError, Invalid, NotFound
 from web.bootstrap import Services, services
 from web.http.auth import api_user, check_csrf, current_device, current_user, form_of
-from web.http.decoding import body, checked, field, path_int, whole
+from web.http.decoding import body, field, flag, number, optional_number, path_int, text
 from web.http.encoding import plain, verdict_json
 from web.http.templating import language, render
 from web.i18n import translator
@@ -45,7 +45,6 @@ from web.usecases.checkin import Actor, Shown
 IMAGE_MAX = 8 * 1024 * 1024  # one enrolment picture
 BURST_MAX = 6 * 1024 * 1024  # a kiosk's frames, all together
 NO_STORE = {"Cache-Control": "no-store, private"}
-YES = ("1", "true", "yes", "on")
 
 
 class _InMemory(MultiPartParser):
@@ -96,11 +95,6 @@ async def upload_pictures(form: FormData, name: str) -> list[bytes]:
     return out
 
 
-def form_text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return checked(value.strip(), name) if isinstance(value, str) and value.strip() else None
-
-
 @dataclass(frozen=True)
 class KioskRequest:
     session_id: int
@@ -112,28 +106,20 @@ class KioskRequest:
     kiosk_time: datetime | None
 
 
-def _int(raw: str | None, name: str, required: bool) -> int | None:
-    if raw is None:
-        if required:
-            raise Invalid(f"{name} is required", field=name)
-        return None
-    return whole(raw, name)
-
-
 async def kiosk_request(request: Request) -> KioskRequest:
     """A kiosk's picture(s): multipart (`image`, or several `frames`) or JSON (base64 `image` or `frames`)."""
     if is_multipart(request):
         form = await read_upload(request, BURST_MAX)
         try:
             frames = await upload_pictures(form, "frames") or await upload_pictures(form, "image")
-            data: dict[str, Any] = {k: form_text(form, k) for k in ("kiosk_time", "nonce")}
-            session_id = _int(form_text(form, "session_id"), "session_id", True)
-            hall_id = _int(form_text(form, "hall_id"), "hall_id", False)
-            person_id = _int(form_text(form, "person_id"), "person_id", False)
-            check_in = (form_text(form, "check_in") or "").lower() in YES
+            data: dict[str, Any] = {k: text(form, k) for k in ("kiosk_time", "nonce")}
+            session_id = number(form, "session_id")
+            hall_id = optional_number(form, "hall_id")
+            person_id = optional_number(form, "person_id")
+            check_in = flag(form, "check_in")
         finally:
             await form.close()
-        data = {k: v for k, v in data.items() if v is not None}
+        data = {k: v for k, v in data.items() if v}
     else:
         data = await body(request, limit=BURST_MAX * 4 // 3 + 4096)
         raw = data.get("frames")
@@ -266,9 +252,9 @@ async def person_face(request: Request) -> JSONResponse:
         form = await read_upload(request, IMAGE_MAX)
         try:
             images = await upload_pictures(form, "image")
-            consent = (form_text(form, "consent") or "").lower() in YES
-            channel_raw = form_text(form, "channel")
-            version = form_text(form, "text_version") or CONSENT_VERSION
+            consent = flag(form, "consent")
+            channel_raw = text(form, "channel") or None
+            version = text(form, "text_version") or CONSENT_VERSION
         finally:
             await form.close()
         if len(images) != 1:
@@ -315,10 +301,10 @@ async def my_face(request: Request) -> Response:
         try:
             csrf = form.get("csrf")
             check_csrf(request, csrf if isinstance(csrf, str) else None)
-            what = form_text(form, "what")
+            what = text(form, "what")
             images = await upload_pictures(form, "image") if what != "withdraw" else []
-            consent = (form_text(form, "consent") or "").lower() in YES
-            version = form_text(form, "text_version") or CONSENT_VERSION
+            consent = flag(form, "consent")
+            version = text(form, "text_version") or CONSENT_VERSION
         finally:
             await form.close()
         try:
