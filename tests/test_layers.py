@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,19 @@ def test_route_modules_follow_one_convention() -> None:
     declaring = {name for name, path in MODULES.items() if "Route(" in path.read_text() and name != "web.app"}
     assert {n for n in declaring if not under(n, "web.routes")} <= {"web.live.endpoint", "web.http.openapi"}
     assert not [n for n in declaring if n.endswith(("_pages", "_api", "_routes"))]
+
+
+def test_the_readme_map_names_files_that_exist() -> None:
+    """README "Design" is the map a newcomer follows: every file it names is there, and every route module
+    and use case is on it."""
+    readme = (ROOT / "README.md").read_text()
+    design = readme[readme.index("## Design"):readme.index("## Check-in")]
+    named = set(re.findall(r"`((?:conference|attendance|web|tests)/[\w/]+\.(?:py|js))", design))
+    templates = set(re.findall(r"`([\w]+\.html)`", design))
+    assert named and templates
+    assert not [n for n in named if not (ROOT / n).exists()]
+    assert not [t for t in templates if not (ROOT / "web/templates" / t).exists()]
+    for folder in ("web/routes", "web/usecases"):
+        on_map = {n for n in named if n.startswith(folder)}
+        there = {str(p.relative_to(ROOT)) for p in (ROOT / folder).glob("*.py") if p.name != "__init__.py"}
+        assert there <= on_map, sorted(there - on_map)
