@@ -35,6 +35,7 @@ from web.live.hub import Hub
 from web.media.ice import parse_ice_servers
 from web.media.service import MediaConfig, MediaService
 from web.settings import Settings, SettingsError
+from web.usecases.attendance import Attendance
 from web.usecases.badge_jobs import BadgeJobs
 from web.usecases.biometrics import Biometrics, HallInvitees
 from web.usecases.cards import Cards
@@ -63,6 +64,7 @@ class Services:
     frames: FramePool  # kiosk camera frames are read in these threads
     cards: Cards  # QR cards: own code, re-issue, badge sheets
     library: DocumentLibrary  # conference documents and their files
+    attendance: Attendance  # one session's attendance as every screen counts it; the hall page
     reports: Reports  # report tables, the result report, the audit view
     badge_jobs: BadgeJobs  # badge PDFs made in the background
     checkins: CheckIns  # scans, uploads, faces -> check-in, undo, absence, headcount (web/usecases/checkin.py)
@@ -99,6 +101,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         sealer = Sealer(settings.data_key or settings.secret_key)
         credentials = Credentials(ledger_store, sealer, utc_now)
         ledger = Ledger(ledger_store, credentials, facts, utc_now)
+        attendance = Attendance(conference, ledger_store, facts)
         await ledger.start()
         hub = Hub(settings.hub_id or f"hub-{os.getpid()}", bus_from_url(settings.redis_url), conference, facts,
                   ledger, settings.zone, settings.online_after_minutes * 60)
@@ -124,7 +127,8 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
                 frames=frames,
                 cards=Cards(conference, credentials),
                 library=DocumentLibrary(conference, BlobStore(settings.documents_path)),
-                reports=Reports(conference, ledger_store, settings.zone),
+                attendance=attendance,
+                reports=Reports(conference, ledger_store, settings.zone, attendance),
                 badge_jobs=BadgeJobs(),
                 checkins=CheckIns(conference, facts, ledger, credentials, settings.zone, utc_now),
             )

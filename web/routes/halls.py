@@ -7,10 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from conference.accounts import Action, User, may
-from conference.conferences import Conference, Session
 from conference.errors import Invalid
-from conference.halls import Hall
 from web.bootstrap import services
 from web.http.auth import current_user, read_form
 from web.http.decoding import number, query_text, text
@@ -19,15 +16,6 @@ from web.http.templating import language, render
 from web.usecases.checkin import Actor, ScanRequest
 
 LIST_SIZE = 100
-
-
-async def _hall_and_session(request: Request) -> tuple[User, Hall, Conference, Session]:
-    user = await current_user(request)
-    svc = services(request)
-    hall = await svc.conference.hall(user, request.path_params["hid"], Action.VIEW_ATTENDANCE)
-    conf, session = await svc.conference.session(user, request.path_params["sid"])
-    await svc.facts.require_hall_in_session(hall.id, session.id)
-    return user, hall, conf, session
 
 
 async def hall_action(request: Request) -> Response:
@@ -62,16 +50,15 @@ async def hall_action(request: Request) -> Response:
 
 
 async def hall_page(request: Request) -> Response:
-    """The hall's delegates for a session (search without diacritics), their statuses and the hall's totals."""
-    user, hall, conf, session = await _hall_and_session(request)
-    svc = services(request)
-    query = query_text(request, "q")
-    _, people = await svc.conference.hall_invitees(hall.id, query, LIST_SIZE)
-    attendance = await svc.reports.attendance.hall(hall, session)  # the figures the dashboard and reports show
-    cards = await svc.facts.cards([p.id for p in people])
-    return await render(request, "hall_session.html", hall=hall, conference=conf, session=session, query=query,
-                        people=people, statuses=attendance.checkins, cards=cards, figures=attendance.figures,
-                        source=attendance.source.value, can_check_in=may(user, Action.CHECK_IN_MANUALLY),
+    """The hall's delegates for a session (search without diacritics), their statuses and the hall's totals,
+    the figures the dashboard and the reports show."""
+    sheet = await services(request).attendance.hall_sheet(
+        await current_user(request), request.path_params["hid"], request.path_params["sid"],
+        query_text(request, "q"), LIST_SIZE)
+    return await render(request, "hall_session.html", hall=sheet.hall, conference=sheet.conference,
+                        session=sheet.session, query=query_text(request, "q"), people=sheet.people,
+                        statuses=sheet.attendance.checkins, cards=sheet.cards, figures=sheet.attendance.figures,
+                        source=sheet.attendance.source.value, can_check_in=sheet.can_check_in,
                         flash=request.session.pop("flash", None))
 
 

@@ -17,9 +17,12 @@ from attendance.checkins import CheckIn
 from attendance.counting import Source, inputs, one_hall, statuses_of
 from attendance.headcounts import Headcount
 from attendance.store import LedgerStore
-from conference.conferences import Session
+from conference.accounts import Action, User, may
+from conference.conferences import Conference, Session
 from conference.halls import Hall
+from conference.people import Person
 from conference.service import ConferenceService
+from web.usecases.facts import ConferenceFacts, PersonCard
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,36 @@ class HallAttendance:
     checkins: dict[int, CheckIn]
 
 
+@dataclass(frozen=True)
+class HallSheet:
+    """What the hall clerk's page shows for one hall and session: the delegates found (at most `limit`),
+    how a kiosk names them, the hall's figures and whether the viewer may check people in."""
+
+    hall: Hall
+    conference: Conference
+    session: Session
+    people: list[Person]
+    cards: dict[int, PersonCard]
+    attendance: HallAttendance
+    can_check_in: bool
+
+
 class Attendance:
-    def __init__(self, conference: ConferenceService, ledger: LedgerStore) -> None:
+    def __init__(self, conference: ConferenceService, ledger: LedgerStore, facts: ConferenceFacts) -> None:
         self.conference = conference
         self.ledger = ledger
+        self.facts = facts
+
+    async def hall_sheet(self, actor: User, hall_id: int, session_id: int, query: str, limit: int) -> HallSheet:
+        """The hall page: staff with attendance rights over the hall (Forbidden otherwise), in a session the
+        hall takes part in (Invalid otherwise); the delegates matching `query` without diacritics."""
+        hall = await self.conference.hall(actor, hall_id, Action.VIEW_ATTENDANCE)
+        conf, session = await self.conference.session(actor, session_id)
+        await self.facts.require_hall_in_session(hall.id, session.id)
+        _, people = await self.conference.hall_invitees(hall.id, query, limit)
+        figures = await self.hall(hall, session)
+        cards = await self.facts.cards([p.id for p in people])
+        return HallSheet(hall, conf, session, people, cards, figures, may(actor, Action.CHECK_IN_MANUALLY))
 
     async def records(self, session_id: int,
                       hall_ids: Collection[int] | None = None) -> tuple[list[CheckIn], list[Headcount]]:

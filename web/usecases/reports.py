@@ -56,11 +56,12 @@ class AuditView:
 
 
 class Reports:
-    def __init__(self, conference: ConferenceService, ledger: LedgerStore, zone: tzinfo) -> None:
+    def __init__(self, conference: ConferenceService, ledger: LedgerStore, zone: tzinfo,
+                 attendance: Attendance) -> None:
         self.conference = conference
         self.ledger = ledger
         self.zone = zone
-        self.attendance = Attendance(conference, ledger)  # the hall page's figures, the reports' records
+        self.attendance = attendance  # the session's records, read as the hall page reads them
 
     async def session_data(self, actor: User, session_id: int, unit_id: int | None) -> SessionData:
         """Everything a session report shows, for the subtree the actor may see (Forbidden otherwise)."""
