@@ -133,14 +133,14 @@ def test_pages_come_back_resume_and_stop_on_the_close_codes_that_say_so(tmp_path
             expect(kiosk.locator("#enrol-error")).to_have_text(re.compile("thu hồi"))
             refused = len(sockets(kiosk))
             assert sockets(kiosk)[-1]["closed"] == 4001
-            kiosk.wait_for_timeout(3000)
+            kiosk.wait_for_timeout(2000)  # longer than the first back-off (1 s, +25 % at most)
             assert len(sockets(kiosk)) == refused
 
             # a malformed message (an unknown type) closes with 4002: the page says to reload, and stays put
             board.evaluate("window.__live[window.__live.length - 1].send('{\"type\": \"nonsense\"}')")
             expect(status).to_have_text("Mất kết nối. Vui lòng tải lại trang.", timeout=5000)
             assert sockets(board)[-1]["closed"] == 4002
-            board.wait_for_timeout(3000)
+            board.wait_for_timeout(2000)
             assert len(sockets(board)) == 2
     finally:
         hub.stop()

@@ -67,14 +67,15 @@ def _config(connection: Connection) -> Config:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration (a no-op when it is there)."""
+    """Bring the schema to the newest migrations (a no-op when it is there). Every head: migrations written
+    side by side each start from the same parent, and all of them apply."""
     async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_config(c), "head"))
+        await conn.run_sync(lambda c: command.upgrade(_config(c), "heads"))
 
 
 def _pending(connection: Connection) -> bool:
-    head = ScriptDirectory.from_config(_config(connection)).get_current_head()
-    return MigrationContext.configure(connection).get_current_revision() != head
+    heads = set(ScriptDirectory.from_config(_config(connection)).get_heads())
+    return set(MigrationContext.configure(connection).get_current_heads()) != heads
 
 
 async def needs_upgrade(engine: AsyncEngine) -> bool:
