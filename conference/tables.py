@@ -207,3 +207,19 @@ roster_imports = Table(
 )
 
 Index("ix_persons_unit_name", persons.c.unit_id, persons.c.search_key)
+
+# background jobs (badge sheets), visible from every hub; the result file is on shared storage by its SHA-256
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("owner_user_id", Integer, nullable=False, index=True),
+    Column("filename", String(300), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("error", String(300), nullable=False, default=""),
+    Column("sha256", String(64), nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),  # the making hub's heartbeat while it runs
+)

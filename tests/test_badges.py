@@ -6,25 +6,31 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import zxingcpp
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.testclient import TestClient
 
 from attendance.checkins import IssuedCredential, Refusal
 from attendance.credentials import CredentialRefused
 from conference.audit import AuditAction, AuditEntry
+from conference.blobs import BlobStore
 from conference.errors import Conflict, NotFound
+from conference.store.jobs import JobStore
 from tests.world import World, build_world, sign_in
 from web import cli
 from web.bootstrap import Services, build
 from web.render import qr
 from web.render.badges import Badge, FontMissing, Progress, Sheet, render
 from web.settings import Settings
-from web.usecases.badge_jobs import KEEP_SECONDS, KEPT_PER_USER, BadgeJobs
+from web.usecases.badge_jobs import KEEP_SECONDS, KEPT_PER_USER, STALE_SECONDS, STOPPED, BadgeJobs
 
 BADGE_TIMEOUT = 20.0
 
@@ -221,44 +227,79 @@ def test_the_command_line_prints_a_cell(app_settings: Settings, tmp_path: Path, 
     assert "no unit with code NOPE" in capsys.readouterr().err
 
 
-async def test_jobs_are_kept_for_30_minutes_and_only_for_their_owner() -> None:
-    now = [0.0]
-    jobs = BadgeJobs(clock=lambda: now[0])
+def clock_at(now: list[datetime]) -> Callable[[], datetime]:
+    return lambda: now[0]
+
+
+async def test_jobs_are_kept_for_30_minutes_and_only_for_their_owner(engine: AsyncEngine, tmp_path: Path) -> None:
+    now = [datetime(2026, 12, 1, 7, 0, tzinfo=UTC)]
+    files = BlobStore(tmp_path / "badges")
+    jobs = BadgeJobs(JobStore(engine), files, clock_at(now))
 
     async def work(progress: Progress) -> bytes:
         progress(1, 1)
-        return b"%PDF"
+        return b"%PDF" + uuid.uuid4().bytes
 
-    job = jobs.start(7, "the-qr.pdf", 1, work)
-    assert job.task is not None
-    await job.task
-    assert jobs.get(job.id, 7).status()["state"] == "done" and job.pdf == b"%PDF"
+    job = await jobs.start(7, "the-qr.pdf", 1, work)
+    await jobs.wait(job.id)
+    done = await jobs.get(job.id, 7)
+    assert done.status()["state"] == "done" and (await jobs.pdf(done)).startswith(b"%PDF")
+    assert done.sha256 is not None and files.existing(done.sha256).is_file()  # the PDF is a file, not memory
     with pytest.raises(NotFound):
-        jobs.get(job.id, 8)
-    now[0] = KEEP_SECONDS + 1
+        await jobs.get(job.id, 8)
+    now[0] += timedelta(seconds=KEEP_SECONDS + 1)
     with pytest.raises(NotFound):
-        jobs.get(job.id, 7)
+        await jobs.get(job.id, 7)
+    assert not files.path(done.sha256).exists()  # its file went with it
     made = []
     for _ in range(KEPT_PER_USER + 3):  # finished PDFs per user are bounded: the oldest go first
-        made.append(jobs.start(7, "the-qr.pdf", 1, work))
-        await asyncio.gather(*(j.task for j in made[-1:] if j.task is not None))
+        now[0] += timedelta(seconds=1)
+        made.append(await jobs.start(7, "the-qr.pdf", 1, work))
+        await jobs.wait(made[-1].id)
     with pytest.raises(NotFound):
-        jobs.get(made[0].id, 7)
-    assert all(jobs.get(j.id, 7) for j in made[-KEPT_PER_USER:])
+        await jobs.get(made[0].id, 7)
+    assert all([await jobs.get(j.id, 7) for j in made[-KEPT_PER_USER:]])
 
 
-async def test_a_user_runs_at_most_two_jobs_at_once() -> None:
-    jobs = BadgeJobs()
+async def test_a_user_runs_at_most_two_jobs_at_once(engine: AsyncEngine, tmp_path: Path) -> None:
+    now = [datetime(2026, 12, 1, 7, 0, tzinfo=UTC)]
+    jobs = BadgeJobs(JobStore(engine), BlobStore(tmp_path), clock_at(now))
     release = asyncio.Event()
 
     async def work(progress: Progress) -> bytes:
         await release.wait()
         return b"%PDF"
 
-    running = [jobs.start(7, "a.pdf", 1, work), jobs.start(7, "b.pdf", 1, work)]
+    running = [await jobs.start(7, "a.pdf", 1, work), await jobs.start(7, "b.pdf", 1, work)]
     with pytest.raises(Conflict):
-        jobs.start(7, "c.pdf", 1, work)
-    running.append(jobs.start(8, "d.pdf", 1, work))  # another user is not held up
+        await jobs.start(7, "c.pdf", 1, work)
+    running.append(await jobs.start(8, "d.pdf", 1, work))  # another user is not held up
     release.set()
-    await asyncio.gather(*(j.task for j in running if j.task is not None))
-    assert all(j.state.value == "done" for j in running)
+    for job in running:
+        await jobs.wait(job.id)
+    assert [(await jobs.get(j.id, j.owner_user_id)).state.value for j in running] == ["done"] * 3
+
+
+async def test_a_job_whose_hub_stopped_reads_as_failed_and_holds_nothing_up(engine: AsyncEngine,
+                                                                            tmp_path: Path) -> None:
+    """A hub killed mid-job leaves a running row without heartbeats: it fails after STALE_SECONDS."""
+    now = [datetime(2026, 12, 1, 7, 0, tzinfo=UTC)]
+    store = JobStore(engine)
+    jobs = BadgeJobs(store, BlobStore(tmp_path), clock_at(now))
+    forever = asyncio.Event()
+
+    async def work(progress: Progress) -> bytes:
+        await forever.wait()
+        return b"%PDF"
+
+    stuck = [await jobs.start(7, "a.pdf", 1, work), await jobs.start(7, "b.pdf", 1, work)]
+    other_hub = BadgeJobs(store, BlobStore(tmp_path), clock_at(now))
+    assert (await other_hub.get(stuck[0].id, 7)).state.value == "running"  # seen from another hub
+    with pytest.raises(Conflict):
+        await other_hub.start(7, "c.pdf", 1, work)
+    now[0] += timedelta(seconds=STALE_SECONDS + 1)  # no heartbeat written in that time (the clock jumped)
+    seen = await other_hub.get(stuck[0].id, 7)
+    assert seen.state.value == "failed" and seen.error == STOPPED
+    await other_hub.close()
+    await jobs.close()  # shutdown marks its own running jobs failed
+    assert {(await other_hub.get(j.id, 7)).error for j in stuck} == {STOPPED}

@@ -28,11 +28,12 @@ from conference.library import DocumentLibrary
 from conference.passwords import Passwords
 from conference.service import ConferenceService
 from conference.store import ConferenceStore
+from conference.store.jobs import JobStore
 from web import db
 from web.kiosk.vision import FramePool
 from web.live.bus import bus_from_url
 from web.live.hub import Hub
-from web.media.ice import parse_ice_servers
+from web.media.ice import parse_ice_servers, parse_turn
 from web.media.service import MediaConfig, MediaService
 from web.settings import Settings, SettingsError
 from web.usecases.attendance import Attendance
@@ -111,6 +112,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         frames = FramePool(settings.kiosk_workers)
         biometrics = face_services(settings, engine, conference, facts, sealer)
         await biometrics.purge_expired()
+        badge_jobs = BadgeJobs(JobStore(engine), BlobStore(settings.badges_path), utc_now)
         try:
             yield Services(
                 settings=settings,
@@ -129,10 +131,11 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
                 library=DocumentLibrary(conference, BlobStore(settings.documents_path)),
                 attendance=attendance,
                 reports=Reports(conference, ledger_store, settings.zone, attendance),
-                badge_jobs=BadgeJobs(),
+                badge_jobs=badge_jobs,
                 checkins=CheckIns(conference, facts, ledger, credentials, settings.zone, utc_now),
             )
         finally:
+            await badge_jobs.close()
             await media.stop()
             await hub.stop()
             await biometrics.faces.engine.close()
@@ -146,7 +149,8 @@ def media_config(settings: Settings) -> MediaConfig:
     return MediaConfig(settings.media_root, parse_ice_servers(settings.ice_servers), settings.media_codec,
                        tuple(a.strip() for a in settings.media_addresses.split(",") if a.strip()),
                        record=settings.record_broadcasts, segment_seconds=float(settings.hls_segment_seconds),
-                       max_viewers=settings.media_max_viewers)
+                       max_viewers=settings.media_max_viewers,
+                       turn=parse_turn(settings.turn_urls, settings.turn_secret, settings.turn_ttl_seconds))
 
 
 def face_services(settings: Settings, engine: AsyncEngine, conference: ConferenceService, facts: ConferenceFacts,

@@ -63,6 +63,11 @@ class Settings:
         return self.documents_dir if self.documents_dir != Path() else self.data_dir / "documents"
 
     @property
+    def badges_path(self) -> Path:
+        """Badge sheet PDFs of background jobs, under the data directory every hub shares."""
+        return self.data_dir / "badges"
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

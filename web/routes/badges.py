@@ -7,7 +7,8 @@
     GET  /badges/jobs/{id}            JSON: state, done, total
     GET  /badges/jobs/{id}.pdf        the PDF, once done
 
-Scope is checked when the job starts; jobs are visible only to the user who started them.
+Scope is checked when the job starts; jobs are visible only to the user who started them, through any hub
+(the job in the store, the PDF on shared storage: web/usecases/badge_jobs.py).
 """
 
 from __future__ import annotations
@@ -20,20 +21,19 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from conference.accounts import User
-from conference.errors import Conflict
 from web.bootstrap import services
 from web.http.auth import current_user, read_form
 from web.http.decoding import optional_number, path_int
 from web.http.templating import render
 from web.i18n import translator
 from web.render import badges
-from web.usecases.badge_jobs import BadgeJob, JobState
+from web.usecases.badge_jobs import BadgeJob
 from web.usecases.cards import SheetPlan
 
 BADGE_LANGUAGE = "vi"  # the badge speaks to the delegate, whatever the organiser's screen language
 
 
-def _start(request: Request, user: User, plan: SheetPlan) -> RedirectResponse:
+async def _start(request: Request, user: User, plan: SheetPlan) -> RedirectResponse:
     cards = services(request).cards
     font_dir = services(request).settings.pdf_font_dir
     footer = translator(BADGE_LANGUAGE)("qr_hint")
@@ -43,7 +43,7 @@ def _start(request: Request, user: User, plan: SheetPlan) -> RedirectResponse:
         return await asyncio.to_thread(badges.render, sheet, font_dir, progress)
 
     filename = f"the-qr-{plan.subject.replace(':', '-')}.pdf"
-    job = services(request).badge_jobs.start(user.id, filename, len(plan.people), work)
+    job = await services(request).badge_jobs.start(user.id, filename, len(plan.people), work)
     return RedirectResponse(f"/badges/jobs/{job.id}/page", status_code=303)
 
 
@@ -54,19 +54,19 @@ async def unit_badges(request: Request) -> Response:
         return await render(request, "badges.html", choices=await services(request).cards.choices(user, uid))
     form = await read_form(request)
     plan = await services(request).cards.unit_plan(user, uid, optional_number(form, "conference_id"))
-    return _start(request, user, plan)
+    return await _start(request, user, plan)
 
 
 async def hall_badges(request: Request) -> Response:
     user = await current_user(request)
     await read_form(request)
-    return _start(request, user, await services(request).cards.hall_plan(user, path_int(request, "hid")))
+    return await _start(request, user, await services(request).cards.hall_plan(user, path_int(request, "hid")))
 
 
 async def _job(request: Request) -> BadgeJob:
     user = await current_user(request)
     jid: UUID = request.path_params["jid"]
-    return services(request).badge_jobs.get(str(jid), user.id)
+    return await services(request).badge_jobs.get(str(jid), user.id)
 
 
 async def job_page(request: Request) -> Response:
@@ -79,9 +79,7 @@ async def job_status(request: Request) -> JSONResponse:
 
 async def job_pdf(request: Request) -> Response:
     job = await _job(request)
-    if job.state is not JobState.DONE or job.pdf is None:
-        raise Conflict(f"the badge sheet is not ready ({job.state.value})")
-    return Response(job.pdf, media_type="application/pdf", headers={
+    return Response(await services(request).badge_jobs.pdf(job), media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{job.filename}"', "Cache-Control": "no-store, private"})
 
 
