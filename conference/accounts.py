@@ -42,11 +42,14 @@ class Action(StrEnum):
     MANAGE_FEEDBACK = "manage_feedback"  # move feedback through its states and answer it
     VIEW_REPORTS = "view_reports"  # attendance reports and their exports
     # the livestream (web/media/access.py applies them, with scope and invitations)
-    PUBLISH_MEDIA = "publish_media"  # broadcast a session as its presenter
+    PUBLISH_MEDIA = "publish_media"  # broadcast a session of a conference organised in scope (its organisers)
+    PRESENT_SESSION = "present_session"  # broadcast the sessions one is assigned to present (and only those)
+    TAKE_OVER_BROADCAST = "take_over_broadcast"  # replace a live source another user owns (organisers; audited)
     CONTROL_FLOOR = "control_floor"  # order the raised hands, give and take back the floor (organiser's scope)
     WATCH_ANY_SESSION = "watch_any_session"  # watch uninvited; the others watch as invitees, which is attendance
     SPEAK_FOR_HALL = "speak_for_hall"  # run a hall's screen: raise its hand, send its camera (hall's scope)
     LIST_HALL_SCREENS = "list_hall_screens"  # the live list offers the screens of the halls in scope
+    HAND_OUT_CARDS = "hand_out_cards"  # fetch a person's QR, print badge sheets (each fetch audited)
 
 
 _STAFF = {Role.ORGANISER, Role.HALL_CHAIR, Role.HALL_CLERK}
@@ -65,11 +68,14 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.SEND_FEEDBACK: frozenset(Role),
     Action.MANAGE_FEEDBACK: frozenset({Role.ORGANISER}),
     Action.VIEW_REPORTS: frozenset({Role.ORGANISER, Role.HALL_CHAIR}),
-    Action.PUBLISH_MEDIA: frozenset({Role.PRESENTER, Role.ORGANISER}),
+    Action.PUBLISH_MEDIA: frozenset({Role.ORGANISER}),
+    Action.PRESENT_SESSION: frozenset({Role.PRESENTER}),
+    Action.TAKE_OVER_BROADCAST: frozenset({Role.ORGANISER}),
     Action.CONTROL_FLOOR: frozenset({Role.ORGANISER}),
     Action.WATCH_ANY_SESSION: frozenset(_STAFF | {Role.PRESENTER}),
     Action.SPEAK_FOR_HALL: frozenset(_STAFF),
     Action.LIST_HALL_SCREENS: frozenset({Role.HALL_CHAIR, Role.HALL_CLERK}),
+    Action.HAND_OUT_CARDS: frozenset({Role.ORGANISER, Role.HALL_CLERK}),
 }
 
 

@@ -20,6 +20,8 @@ class AuditAction(StrEnum):
     DOCUMENT_CHANGE = "document_change"  # a conference document uploaded or removed
     FEEDBACK_CHANGE = "feedback_change"  # feedback moved to another state or answered
     VIEW_AUDIT = "view_audit"  # the audit log itself was read
+    VIEW_CREDENTIAL = "view_credential"  # a person's QR fetched or printed by staff
+    BROADCAST_TAKEOVER = "broadcast_takeover"  # an organiser replaced another user's live source
 
 
 class AuditCategory(StrEnum):
@@ -34,11 +36,12 @@ class AuditCategory(StrEnum):
 
 CATEGORIES: dict[AuditCategory, frozenset[AuditAction]] = {
     AuditCategory.PERSONAL_DATA: frozenset({AuditAction.VIEW_PEOPLE, AuditAction.EXPORT_PEOPLE,
-                                            AuditAction.IMPORT_ROSTER}),
+                                            AuditAction.IMPORT_ROSTER, AuditAction.VIEW_CREDENTIAL}),
     AuditCategory.ATTENDANCE: frozenset({AuditAction.MANUAL_ATTENDANCE}),
     AuditCategory.BIOMETRIC: frozenset({AuditAction.BIOMETRIC}),
     AuditCategory.ACCOUNTS: frozenset({AuditAction.SIGN_IN, AuditAction.SIGN_IN_FAILED, AuditAction.USER_CHANGE,
-                                       AuditAction.DEVICE_CHANGE, AuditAction.VIEW_AUDIT}),
+                                       AuditAction.DEVICE_CHANGE, AuditAction.VIEW_AUDIT,
+                                       AuditAction.BROADCAST_TAKEOVER}),
     AuditCategory.CONTENT: frozenset({AuditAction.DOCUMENT_CHANGE, AuditAction.FEEDBACK_CHANGE}),
 }
 

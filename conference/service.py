@@ -105,6 +105,25 @@ class ConferenceService(FeedbackDesk, ReportDesk):
         return await self.store.add_session(
             new_session(conference_id, title, starts_at, ends_at, late_after_minutes=late_after_minutes))
 
+    async def assign_presenter(self, actor: User, session_id: int, user_id: int) -> None:
+        """Assign an account to present a session (the conference's organisers); it may then broadcast it."""
+        session = await self.store.get_session(session_id)
+        await self._managed(actor, session.conference_id)
+        if await self.store.get_user(user_id) is None:
+            raise NotFound(f"user {user_id} not found")
+        await self.store.assign_presenter(session_id, user_id)
+        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.USER_CHANGE, f"user:{user_id}",
+                                          f"presents session {session_id}"))
+
+    async def presents(self, user: User, session_id: int) -> bool:
+        """Whether the user is assigned to present the session."""
+        return user.id in await self.store.presenters_of(session_id)
+
+    async def record_takeover(self, actor: User, session_id: int, previous_user_id: int | None) -> None:
+        """An organiser's broadcast replaced another user's live source: audited."""
+        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.BROADCAST_TAKEOVER,
+                                          f"session:{session_id}", f"replaced user:{previous_user_id}"))
+
     # -- halls --------------------------------------------------------------------------------------
     async def halls(self, actor: User, conference_id: int) -> list[Hall]:
         """The conference's halls the actor may see: those hosted inside their scope."""

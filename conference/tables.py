@@ -103,6 +103,12 @@ sessions = Table(
     Column("late_after_minutes", Integer, nullable=False),
 )
 
+session_presenters = Table(  # who may broadcast a session as its presenter (besides its organisers)
+    "session_presenters", metadata,
+    Column("session_id", Integer, ForeignKey("sessions.id"), primary_key=True, autoincrement=False),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True, autoincrement=False),
+)
+
 programme_items = Table(
     "programme_items", metadata,
     Column("id", Integer, primary_key=True),

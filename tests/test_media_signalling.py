@@ -225,8 +225,9 @@ def test_who_may_publish_give_the_floor_and_speak_for_which_hall(two_way: tuple[
     assert client.portal is not None
 
     async def make() -> tuple[int, str]:
-        await svc.conference.create_user(None, "presenter.p", "Báo cáo viên", Role.PRESENTER, PASSWORD,
-                                         world.units["P"])
+        presenter = await svc.conference.create_user(None, "presenter.p", "Báo cáo viên", Role.PRESENTER, PASSWORD,
+                                                     world.units["P"])
+        await svc.conference.assign_presenter(await organiser(svc), sid, presenter.id)
         other = await svc.conference.create_conference(await organiser(svc), "Hội nghị khác", "Khác",
                                                        ConferenceMode.PRESENTER, world.units["P"])
         return await hall_with_screen(svc, other.id, world.units["C1"], "Điểm cầu hội nghị khác")

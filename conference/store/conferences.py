@@ -55,6 +55,21 @@ class ConferenceRecords(StoreBase):
                                    .order_by(t.sessions.c.starts_at))
             return [session_of(r) for r in rows]
 
+    async def assign_presenter(self, session_id: int, user_id: int) -> None:
+        """Assign a presenter to a session (idempotent)."""
+        async with self.engine.begin() as c:
+            found = await c.execute(select(t.session_presenters.c.user_id).where(
+                t.session_presenters.c.session_id == session_id, t.session_presenters.c.user_id == user_id))
+            if found.first() is None:
+                await c.execute(insert(t.session_presenters).values(session_id=session_id, user_id=user_id))
+
+    async def presenters_of(self, session_id: int) -> set[int]:
+        """The ids of the users assigned to present the session."""
+        async with self.engine.connect() as c:
+            rows = await c.execute(select(t.session_presenters.c.user_id)
+                                   .where(t.session_presenters.c.session_id == session_id))
+            return {r.user_id for r in rows}
+
     async def add_hall(self, h: Hall) -> Hall:
         async with self.engine.begin() as c:
             try:

@@ -1,7 +1,9 @@
 """Who may watch, publish, take the floor and speak for a hall in a session's broadcast.
 
-Which roles may is the permission table's (conference/accounts.py: PUBLISH_MEDIA, CONTROL_FLOOR,
-WATCH_ANY_SESSION, SPEAK_FOR_HALL, LIST_HALL_SCREENS); this module applies it with the unit scope, the
+Which roles may is the permission table's (conference/accounts.py: PUBLISH_MEDIA, PRESENT_SESSION,
+TAKE_OVER_BROADCAST, CONTROL_FLOOR, WATCH_ANY_SESSION, SPEAK_FOR_HALL, LIST_HALL_SCREENS); this module
+applies it with the unit scope, the presenters assigned to a session (only they and the conference's
+organisers in scope publish; another user's live source is replaced only by those organisers, audited), the
 invitations (whoever may not watch any session watches only the conferences they are invited to, and
 that watching is their online attendance) and the one rule that a hall takes part in a session
 (`ConferenceFacts.hall_in_session`). The signalling, the media API and the pages all ask here.
@@ -46,8 +48,8 @@ class SessionPage:
 
 
 def may_publish(user: User | None) -> bool:
-    """Whether the user may broadcast a session they can watch as its presenter."""
-    return user is not None and may(user, Action.PUBLISH_MEDIA)
+    """Whether the user's role may broadcast some session at all (which ones: `MediaAccess.may_present`)."""
+    return user is not None and (may(user, Action.PUBLISH_MEDIA) or may(user, Action.PRESENT_SESSION))
 
 
 def watches_as_invitee(user: User) -> bool:
@@ -96,13 +98,37 @@ class MediaAccess:
 
     async def may_control(self, user: User | None, audience: Audience) -> bool:
         """The organisers of the conference (and the administrator) order the queue and give the floor."""
-        if user is None:
-            return False
+        return user is not None and await self._organises(user, Action.CONTROL_FLOOR, audience)
+
+    async def _organises(self, user: User, action: Action, audience: Audience) -> bool:
         try:
-            authorize(user, Action.CONTROL_FLOOR, audience.organiser_unit_id, await self.conference.tree())
+            authorize(user, action, audience.organiser_unit_id, await self.conference.tree())
         except Forbidden:
             return False
         return True
+
+    async def may_present(self, user: User | None, audience: Audience) -> bool:
+        """The conference's organisers in scope, and the presenters assigned to the session, broadcast it."""
+        if user is None:
+            return False
+        if await self._organises(user, Action.PUBLISH_MEDIA, audience):
+            return True
+        return may(user, Action.PRESENT_SESSION) and await self.conference.presents(user, audience.session_id)
+
+    async def require_publish(self, user: User | None, audience: Audience, live_owner: int | None) -> bool:
+        """Check that `user` may put their camera on air in the session, where `live_owner` (a user id, or None)
+        holds the presenter's source now; returns whether this takes over another user's source (the caller
+        audits it once it is done: `record_takeover`). Forbidden otherwise."""
+        if user is None or not await self.may_present(user, audience):
+            raise Forbidden("only the session's presenters and the conference's organisers may broadcast it")
+        if live_owner is None or live_owner == user.id:
+            return False
+        if not await self._organises(user, Action.TAKE_OVER_BROADCAST, audience):
+            raise Forbidden("another user is on air: only the conference's organisers may take over")
+        return True
+
+    async def record_takeover(self, user: User, audience: Audience, previous: int | None) -> None:
+        await self.conference.record_takeover(user, audience.session_id, previous)
 
     async def speaking_hall(self, audience: Audience, hall_id: int | None) -> Hall:
         """The hall a hall screen speaks for: a kiosk's own hall, or one the user may speak for, of the
@@ -126,9 +152,9 @@ class MediaAccess:
         """The watch page (or, with `present`, the presenter's page, Forbidden to those who may not publish)."""
         conf, session = await self._watched(user, session_id)
         audience = Audience(session.id, conf.id, conf.organiser_unit_id, user, None)
-        publish = may_publish(user)
+        publish = await self.may_present(user, audience)
         if present and not publish:
-            raise Forbidden("only presenters and organisers may broadcast")
+            raise Forbidden("only the session's presenters and the conference's organisers may broadcast it")
         return SessionPage(conf, session, publish, await self.may_control(user, audience),
                            watches_as_invitee(user))
 
@@ -144,10 +170,12 @@ class MediaAccess:
         """The sessions the user may watch, each with whether they may present it and the screens of the
         halls they may run for it."""
         items: list[dict[str, Any]] = []
-        publish = may_publish(user)
         for conf, sessions in await self.conference.my_conferences(user):
             if not await self.may_watch(user, conf.id):
                 continue
             halls = await self.conference.halls(user, conf.id) if may(user, Action.LIST_HALL_SCREENS) else []
-            items.extend({"conference": conf, "session": s, "halls": halls, "publish": publish} for s in sessions)
+            for s in sessions:
+                publish = may_publish(user) and await self.may_present(
+                    user, Audience(s.id, conf.id, conf.organiser_unit_id, user, None))
+                items.append({"conference": conf, "session": s, "halls": halls, "publish": publish})
         return items

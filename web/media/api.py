@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from attendance.devices import Device
 from conference.accounts import User
-from web.media.access import may_publish
 from web.media.broadcast import quiet_state
 
 if TYPE_CHECKING:
@@ -32,7 +31,8 @@ class MediaApi:
         broadcast = self.media.broadcasts.get(audience.session_id)
         state = self.media.state(broadcast) if broadcast is not None else quiet_state(audience.session_id)
         return {**state, "ice_servers": [s.as_dict() for s in config.ice_servers], "codec": config.video_codec,
-                "heartbeat_s": HEARTBEAT_SECONDS, "may_publish": may_publish(audience.user),
+                "heartbeat_s": HEARTBEAT_SECONDS,
+                "may_publish": await self.access.may_present(audience.user, audience),
                 "may_control": await self.access.may_control(audience.user, audience)}
 
     async def recording_list(self, user: User | None, device: Device | None, session_id: int) -> list[dict[str, Any]]:

@@ -111,6 +111,7 @@ class Source:
     key: str  # "presenter" or "hall:<id>"
     label: str
     hall_id: int | None = None
+    user_id: int | None = None  # the signed-in user publishing it (a presenter's source)
     receivers: dict[Kind, RTCRtpReceiver] = field(default_factory=dict)
     codecs: dict[Kind, str] = field(default_factory=dict)
     frames: int = 0

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from conference.errors import ConferenceError, Forbidden, NotFound
 from web.live.protocol import FloorControl, MediaMessage, MediaWatch, RaiseHand, RtcCandidate, RtcClose, RtcOffer, frame
-from web.media.access import may_publish
 from web.media.broadcast import Connection, Peer
 from web.media.errors import MediaRefused
 from web.media.floor import FloorError
@@ -90,10 +89,13 @@ class Signalling:
             peer, answer = await media.publish(broadcast, offer.sdp, Source(f"hall:{hall.id}", hall.name, hall.id),
                                                conn)
         else:
-            if not may_publish(conn.user):
-                raise Forbidden("only presenters and organisers may broadcast")
+            live = broadcast.presenter
+            takeover = await self.access.require_publish(conn.user, audience, live.user_id if live else None)
             assert conn.user is not None
-            peer, answer = await media.publish(broadcast, offer.sdp, Source("presenter", conn.user.display_name), conn)
+            peer, answer = await media.publish(broadcast, offer.sdp,
+                                               Source("presenter", conn.user.display_name, user_id=conn.user.id), conn)
+            if takeover:
+                await self.access.record_takeover(conn.user, audience, live.user_id if live else None)
         conn.push(frame("rtc_answer", session=offer.session, role=offer.role, pc=peer.id, sdp=answer, ref=offer.ref))
 
     async def _watch(self, conn: Connection, session_id: int) -> None:
