@@ -51,8 +51,10 @@ async def prepare(settings: Settings, members: int = 3000) -> Prepared:
 class Hub:
     """One `hoinghi serve` process."""
 
-    def __init__(self, settings: Settings, log: Path, hub_id: str = "", port: int = 0) -> None:
+    def __init__(self, settings: Settings, log: Path, hub_id: str = "", port: int = 0,
+                 env: dict[str, str] | None = None) -> None:
         self.settings = settings
+        self.env = env or {}  # more of the environment (HOINGHI_DATA_DIR, HOINGHI_LOG_FORMAT, …)
         self.log = log
         self.hub_id = hub_id
         self.port = port or free_port()
@@ -61,7 +63,8 @@ class Hub:
 
     def start(self) -> Hub:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": self.settings.database_url,
-               "HOINGHI_SECRET_KEY": SECRET, "REDIS_URL": self.settings.redis_url, "HOINGHI_HUB_ID": self.hub_id}
+               "HOINGHI_SECRET_KEY": SECRET, "REDIS_URL": self.settings.redis_url, "HOINGHI_HUB_ID": self.hub_id,
+               **self.env}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen([HOINGHI, "serve", "--port", str(self.port)], env=env, stdout=out,
                                             stderr=subprocess.STDOUT)
