@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from attendance.devices import CODE_ALPHABET, CODE_LENGTH, Device, EnrolmentCode, digest, normalise_code, split_token
@@ -25,6 +25,7 @@ class DeviceService:
         self.clock = clock
         self.cache_seconds = cache_seconds  # a revocation elsewhere takes effect here within this delay
         self._cache: dict[int, tuple[float, Device]] = {}
+        self.revoked: list[Callable[[int], Awaitable[None]]] = []  # told each revoked device id (the live hub)
 
     async def issue_enrolment_code(self, hall_id: int, by_user_id: int | None) -> tuple[str, datetime]:
         """A fresh one-time code for enrolling one kiosk at `hall_id`; only its hash is stored."""
@@ -65,4 +66,10 @@ class DeviceService:
 
     async def revoke(self, device_id: int) -> None:
         await self.store.revoke_device(device_id, self.clock())
+        self.forget(device_id)
+        for listener in self.revoked:
+            await listener(device_id)
+
+    def forget(self, device_id: int) -> None:
+        """The device is read from the store again next time (it was revoked, maybe by another process)."""
         self._cache.pop(device_id, None)

@@ -33,6 +33,7 @@ from web import db
 from web.kiosk.vision import FramePool
 from web.live.bus import bus_from_url
 from web.live.hub import Hub
+from web.live.identity import Identity
 from web.media.ice import parse_ice_servers, parse_turn
 from web.media.service import MediaConfig, MediaService
 from web.settings import Settings, SettingsError
@@ -99,13 +100,16 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         conference = ConferenceService(store, passwords, utc_now)
         facts = ConferenceFacts(conference, WrongHallPolicy(settings.wrong_hall), settings.admit_uninvited)
         ledger_store = LedgerStore(engine)
-        sealer = Sealer(settings.data_key or settings.secret_key)
+        sealer = Sealer(settings.data_keys[0], settings.data_keys[1:])
         credentials = Credentials(ledger_store, sealer, utc_now)
         ledger = Ledger(ledger_store, credentials, facts, utc_now)
         attendance = Attendance(conference, ledger_store, facts)
         await ledger.start()
-        hub = Hub(settings.hub_id or f"hub-{os.getpid()}", bus_from_url(settings.redis_url), conference, facts,
-                  ledger, settings.zone, settings.online_after_minutes * 60)
+        devices = DeviceService(AttendanceStore(engine), utc_now)
+        bus = bus_from_url(settings.redis_url)
+        hub = Hub(settings.hub_id or f"hub-{os.getpid()}", bus, conference, facts, ledger, settings.zone,
+                  Identity(settings.secret_key, conference, devices, bus), settings.online_after_minutes * 60)
+        devices.revoked.append(lambda device_id: hub.end(devices=[device_id]))  # its sockets closed on every hub
         await hub.start()
         media = MediaService(media_config(settings), conference, facts)
         await media.start()
@@ -119,7 +123,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
                 engine=engine,
                 conference=conference,
                 roster=RosterImporter(store, utc_now),
-                devices=DeviceService(AttendanceStore(engine), utc_now),
+                devices=devices,
                 facts=facts,
                 credentials=credentials,
                 ledger=ledger,

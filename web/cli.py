@@ -1,4 +1,4 @@
-"""The `hoinghi` command: demo, serve, import, badges, db upgrade, user add, kiosk.
+"""The `hoinghi` command: demo, serve, import, badges, db upgrade, user add, kiosk, tls selfsigned.
 
 Settings come from the environment (DATABASE_URL, REDIS_URL, HOINGHI_SECRET_KEY, HOINGHI_HOST,
 HOINGHI_PORT, …) or a TOML file given with --config. Every expected failure is one line on stderr and
@@ -63,14 +63,17 @@ def serve_app(settings: Settings) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    from web.live.protocol import WS_MAX_SIZE
     from web.live.wire import WireProtocol
 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                 access_log=settings.access_log,
-                proxy_headers=True, forwarded_allow_ips="*" if settings.host != "127.0.0.1" else None,
+                # X-Forwarded-* believed from nginx's address only (HOINGHI_FORWARDED_ALLOW_IPS; else 127.0.0.1)
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips or None,
                 # frames are encoded once for all subscribers and written straight to each socket
                 # (web/live/wire.py); per-socket zlib state would cost ~50 KiB and defeat that
                 ws=WireProtocol, ws_per_message_deflate=False,
+                ws_max_size=WS_MAX_SIZE,  # no frame bigger than the protocol's biggest (a camera frame) is read
                 ws_ping_interval=None)  # the protocol's own heartbeat (docs/PROTOCOL.md) finds dead clients
 
 
@@ -183,6 +186,29 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     run(add)
 
 
+def cmd_keys(args: argparse.Namespace) -> None:
+    """The credential signing keys: list them, rotate to a new one, withdraw one (its credentials refused)."""
+    from web.bootstrap import build
+
+    settings = settings_from(args)
+
+    async def keys() -> None:
+        async with build(settings) as services:
+            credentials = services.credentials
+            if args.keys_command == "rotate":
+                key = await credentials.rotate()
+                print(f"hoinghi: signing key {key.key_id} ({key.fingerprint}) signs new credentials; "
+                      "the earlier keys still verify until withdrawn")
+            elif args.keys_command == "withdraw":
+                await credentials.withdraw(args.key_id)
+                print(f"hoinghi: signing key {args.key_id} withdrawn: the credentials it signed are refused")
+            for k in await credentials.keys():
+                state = "withdrawn" if k.withdrawn_at else "current" if k.active else "verifies"
+                print(f"{k.key_id}\t{k.fingerprint}\t{k.created_at:%Y-%m-%d %H:%M}\t{state}")
+
+    run(keys)
+
+
 def cmd_badges(args: argparse.Namespace) -> None:
     """A PDF of QR badges for a unit's subtree or a hall's invitees, with a progress bar on stderr."""
     from conference.importer import text_progress_bar
@@ -227,6 +253,18 @@ def cmd_kiosk(args: argparse.Namespace) -> None:
         run(options, sys.stdout, sys.stderr)
     except KioskFailed as e:
         fail(str(e))
+
+
+def cmd_tls_selfsigned(args: argparse.Namespace) -> None:
+    """A local CA (kept and reused) and a server certificate for nginx (web/tls.py)."""
+    from web.tls import TlsError, selfsigned
+
+    try:
+        issued = selfsigned(args.out, args.host or [], args.ip or [])
+    except TlsError as e:
+        fail(str(e))
+    print(f"hoinghi: {'a new' if issued.ca_created else 'the existing'} CA {issued.ca}; server certificate for "
+          f"{', '.join(issued.names + issued.addresses)} until {issued.not_after:%d/%m/%Y} in {issued.directory}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -275,6 +313,15 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(func=cmd_user_add)
 
+    keysp = sub.add_parser("keys", help="the credential (QR) signing keys")
+    keysub = keysp.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keysub.add_parser("list", help="every signing key and its state").set_defaults(func=cmd_keys)
+    keysub.add_parser("rotate", help="a new signing key signs new credentials; the old ones still verify",
+                      ).set_defaults(func=cmd_keys)
+    withdraw = keysub.add_parser("withdraw", help="a signing key no longer accepted: its credentials are refused")
+    withdraw.add_argument("key_id", type=int)
+    withdraw.set_defaults(func=cmd_keys)
+
     kiosk = sub.add_parser("kiosk", help="run a check-in kiosk from this PC's camera (or a video file)",
                            description="Send camera frames to the server's live hub at a bounded rate and print "
                                        "each check-in verdict (docs/KIOSK.md).")
@@ -289,6 +336,14 @@ def parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--face", action="store_true", help="also recognise enrolled faces (opt-in)")
     kiosk.add_argument("--lang", choices=["vi", "en"], default="vi", help="language of the verdicts")
     kiosk.set_defaults(func=cmd_kiosk)
+
+    tlsp = sub.add_parser("tls", help="certificates for a closed network")
+    tlssub = tlsp.add_subparsers(dest="tls_command", required=True, metavar="ACTION")
+    selfp = tlssub.add_parser("selfsigned", help="a local CA (made once) and a server certificate it signs")
+    selfp.add_argument("--host", action="append", help="a DNS name of the server (repeatable)")
+    selfp.add_argument("--ip", action="append", help="an IP address of the server (repeatable)")
+    selfp.add_argument("--out", type=Path, default=Path("tls"), help="the directory (default ./tls)")
+    selfp.set_defaults(func=cmd_tls_selfsigned)
     return top
 
 

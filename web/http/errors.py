@@ -26,7 +26,7 @@ from attendance.ledger import Unavailable, refused
 from conference import errors as conference
 from web.http.auth import CsrfRejected
 from web.http.templating import render
-from web.live.protocol import Close, ProtocolError
+from web.live.protocol import Close, ProtocolError, TooManyMessages
 
 # error class -> (HTTP status, WebSocket close code; None: an `error` frame, the connection stays open)
 ANSWERS: list[tuple[type[Exception], int, Close | None]] = [
@@ -44,6 +44,7 @@ ANSWERS: list[tuple[type[Exception], int, Close | None]] = [
     (attendance.EnrolmentRefused, 422, None),
     (Unavailable, 503, Close.TRY_AGAIN),
     (EngineUnavailable, 503, None),
+    (TooManyMessages, 429, Close.TOO_MANY),
 ]
 RETRY = {503: {"Retry-After": "5"}}
 UNAVAILABLE = "the database is unavailable; try again in a few seconds"

@@ -10,7 +10,8 @@ that the frame was dropped), preceded by a `verdict` for every code that deserve
 - The same code seen in consecutive frames is attempted once (`RecentCodes`, 3 s).
 - A code is checked in exactly as `POST /api/checkins` would (the same use case, `CheckIns.scan`: hall
   and session checks, ledger call, with a nonce), and the verdict is the same object the API answers.
-- The device token is checked again before each attempt, so a revoked kiosk stops within seconds.
+- The device token is checked again before each attempt and each face confirmation (with a name), so a
+  revoked kiosk stops within seconds (and its socket is closed on every hub at once: web/live/identity.py).
 - In face mode every frame is also offered to the face service's stream (`Biometrics.stream`: its own
   gate, liveness across frames, its process pool), in the background so QR reading keeps its pace. An
   accepted face is checked in like `POST /api/checkins` with method "face" and its distance as
@@ -157,7 +158,7 @@ class CameraLink:
                 continue
             if d.decision is Decision.ACCEPT:
                 await self._check_in(face_scan(self.session_id, d.person_id, d.distance), key)
-            else:
+            elif await self._device() is not None:  # a name only to a kiosk still enrolled
                 card = (await self.svc.facts.cards([d.person_id])).get(d.person_id)
                 self.conn.push(frame("face_confirm", person=plain(card) if card else None,
                                      face_score=round(float(d.distance), 4), reason=d.reason.value,

@@ -3,6 +3,10 @@
 The in-process bus is the embedded default and a real backend (one process needs nothing else).
 The Redis bus reconnects by itself and tells the hub when it is back, so the hub can resync from the
 store: a message lost while Redis was away costs nothing but a few seconds of staleness.
+
+`claim(key, seconds)` spends a one-time key (a live ticket) on every hub: the first claim wins. Redis
+keeps the keys (`SET NX EX`); while Redis is away each hub keeps its own, so a ticket is still spent
+once on each hub (and a ticket lives 60 s).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -27,12 +32,35 @@ class Bus(Protocol):
     async def publish(self, message: str) -> bool:
         """Send to every hub. Never raises: False when the bus is down and the message was dropped."""
 
+    async def claim(self, key: str, seconds: float) -> bool:
+        """True the first time `key` is claimed within `seconds`, on any hub; False after."""
+
     async def stop(self) -> None: ...
+
+
+class Claims:
+    """One-time keys held in this process, each forgotten once its time is up."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def claim(self, key: str, seconds: float) -> bool:
+        now = time.monotonic()
+        if len(self._until) > 1000:
+            self._until = {k: t for k, t in self._until.items() if t > now}
+        if self._until.get(key, 0.0) > now:
+            return False
+        self._until[key] = now + seconds
+        return True
 
 
 class MemoryBus:
     def __init__(self) -> None:
         self._handlers: list[OnMessage] = []
+        self._claims = Claims()
+
+    async def claim(self, key: str, seconds: float) -> bool:
+        return self._claims.claim(key, seconds)
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._handlers.append(on_message)
@@ -60,6 +88,7 @@ class RedisBus:
         self.connected = asyncio.Event()
         self.dropped = 0
         self._dropping = 0  # dropped since the last message that got through
+        self._claims = Claims()  # while Redis is away
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._reader = asyncio.create_task(self._read(on_message, on_reconnect), name="redis-bus")
@@ -105,6 +134,14 @@ class RedisBus:
             log.warning("redis bus back after %d dropped messages", self._dropping)
             self._dropping = 0
         return True
+
+    async def claim(self, key: str, seconds: float) -> bool:
+        try:
+            return bool(await self._redis.set(f"{self._channel}:claim:{key}", b"1", nx=True,
+                                              ex=max(1, int(seconds + 0.999))))
+        except Exception as e:
+            log.warning("redis away: %s claimed on this hub only (%s)", key.split(":", 1)[0], e)
+            return self._claims.claim(key, seconds)
 
     async def stop(self) -> None:
         if self._reader is not None:

@@ -7,7 +7,9 @@ A bus message is `{"hub": <sender>, "items": [...]}`, each item one of:
 - `{"k": "h", "s": session, "h": hall, "r": [expected, present, absent_excused, absent_unexcused]}`: a headcount;
 - `{"k": "p", "h": hall, "at": iso}`: a hall seen (presence);
 - `{"k": "v", "hub": hub, "n": {session: viewers}}`: a hub's viewer counts;
-- `{"k": "resync"}`: a hub that could not publish asks every hub to rebuild from the store.
+- `{"k": "resync"}`: a hub that could not publish asks every hub to rebuild from the store;
+- `{"k": "end", "u": [user ids], "d": [device ids]}`: accounts deactivated and devices revoked: every hub
+  closes their connections (4001).
 
 A hub applies its own changes at once and ignores its own messages on the bus. Check-ins and headcounts
 applied while a resync reads the store are journalled, then replayed on the rebuilt tally.
@@ -58,6 +60,10 @@ def viewers_item(hub_id: str, counts: dict[int, int]) -> Item:
     return {"k": "v", "hub": hub_id, "n": {str(s): n for s, n in counts.items()}}
 
 
+def end_item(users: list[int], devices: list[int]) -> Item:
+    return {"k": "end", "u": users, "d": devices}
+
+
 RESYNC: Item = {"k": "resync"}
 
 
@@ -65,12 +71,13 @@ class Relay:
     """This hub's end of the bus: sends items to the other hubs and applies theirs to the sessions served."""
 
     def __init__(self, hub_id: str, bus: Bus, sessions: dict[int, LiveSession], presence: Presence,
-                 resync: Callable[[], None]) -> None:
+                 resync: Callable[[], None], end: Callable[[list[int], list[int]], None]) -> None:
         self.hub_id = hub_id
         self.bus = bus
         self.sessions = sessions
         self.presence = presence
         self.resync = resync
+        self.end = end  # close the connections of these users and devices
         self._owe_resync = False
 
     async def send(self, items: list[Item]) -> None:
@@ -109,5 +116,7 @@ class Relay:
                 self.presence.heard_hall(item["h"], datetime.fromisoformat(item["at"]))
             elif kind == "resync":
                 self.resync()
+            elif kind == "end":
+                self.end([int(u) for u in item.get("u", [])], [int(d) for d in item.get("d", [])])
             elif kind == "v" and item.get("hub") != self.hub_id:
                 self.presence.heard_viewers(item["hub"], {int(s): n for s, n in item.get("n", {}).items()})

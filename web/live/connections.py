@@ -16,7 +16,7 @@ from typing import Any
 
 from attendance.devices import Device
 from conference.accounts import User
-from web.live.protocol import Close
+from web.live.protocol import Close, Rate
 from web.live.wire import Wire, encode
 
 QUEUE_MAX = 64  # frames waiting for a client sent through ASGI
@@ -38,18 +38,21 @@ class Conn:
     when the server offers one, else through a bounded send queue. Either way a client that does not
     keep up is closed as a slow consumer and holds nobody else back."""
 
-    __slots__ = ("_close", "_send", "closing", "device", "last_ping", "queue", "sender", "topics", "user", "wire")
+    __slots__ = ("_close", "_send", "checked_at", "closing", "device", "last_ping", "queue", "rate", "sender", "token",
+                 "topics", "user", "wire")
 
     def __init__(self, send: Callable[[str], Awaitable[None]], close: Callable[[int, str], Coroutine[Any, Any, None]],
-                 user: User | None, device: Device | None, wire: Wire | None = None) -> None:
+                 user: User | None, device: Device | None, wire: Wire | None = None, token: str | None = None) -> None:
         self._send = send
         self._close = close
         self.user = user
         self.device = device
+        self.token = token  # a kiosk's device token, to check it again (web/live/identity.py)
         self.wire = wire
         self.topics: set[str] = set()
         self.queue: deque[str] | None = None if wire is not None else deque()  # 0.6 KiB, unused with a wire
-        self.last_ping = time.monotonic()
+        self.last_ping = self.checked_at = time.monotonic()
+        self.rate = Rate(self.last_ping)  # messages it may send (docs/PROTOCOL.md section 5, 4029)
         self.closing = False
         self.sender: asyncio.Task[None] | None = None
 

@@ -1,29 +1,30 @@
 """The WebSocket endpoint `/ws` and the ticket a browser trades its session cookie for.
 
-The handler only moves frames: it authenticates the first message, then hands every message to the
-hub. A protocol breach, a refused authentication or an unreachable store closes the socket with the
-code docs/PROTOCOL.md gives, as web/http/errors.py's one table says.
+The handler only moves frames: it authenticates the first message (web/live/identity.py), then hands
+every message to the hub, each counted against the connection's rate (4029 beyond it) and preceded by
+a fresh enough look at its user or device. A protocol breach, a refused authentication or an
+unreachable store closes the socket with the code docs/PROTOCOL.md gives, as web/http/errors.py's one
+table says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from conference.accounts import User
-from conference.errors import NotAuthenticated
 from web.bootstrap import services
 from web.http.auth import api_user
 from web.http.errors import close_of, live_error, unreachable, warn_unreachable
 from web.kiosk.camera import CameraLink, open_camera
 from web.live.connections import Conn
 from web.live.hub import Hub
+from web.live.identity import TICKET_SECONDS
 from web.live.protocol import (
     HEARTBEAT_S,
     MEDIA_MESSAGES,
@@ -40,43 +41,21 @@ from web.live.protocol import (
 )
 from web.live.wire import wire_of
 
-TICKET_SECONDS = 60
 HELLO_SECONDS = 10
 
 
-def _serializer(secret: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt="hoinghi-live-ticket")
-
-
 async def ticket(request: Request) -> JSONResponse:
-    """A 60-second ticket naming the signed-in user, for the WebSocket's first message."""
+    """A 60-second ticket naming the signed-in user, for one WebSocket's first message."""
     user = await api_user(request)
-    token = _serializer(services(request).settings.secret_key).dumps({"uid": user.id})
-    return JSONResponse({"ticket": token, "expires_in": TICKET_SECONDS})
-
-
-async def _user_from_ticket(ws: WebSocket, token: str) -> User:
-    svc = services(ws)
-    try:
-        data = _serializer(svc.settings.secret_key).loads(token, max_age=TICKET_SECONDS)
-    except (BadSignature, SignatureExpired):
-        raise NotAuthenticated("bad or expired ticket") from None
-    user = await svc.conference.user(int(data.get("uid", 0))) if isinstance(data, dict) else None
-    if user is None:
-        raise NotAuthenticated("unknown user")
-    return user
+    return JSONResponse({"ticket": services(request).hub.identity.ticket(user), "expires_in": TICKET_SECONDS})
 
 
 async def _identify(ws: WebSocket, hello: Hello) -> Conn:
     """The connection of the user named by the hello's ticket, or of the kiosk its device token names
     (NotAuthenticated or DeviceRejected otherwise)."""
-    user = device = None
-    if hello.ticket is not None:
-        user = await _user_from_ticket(ws, hello.ticket)
-    else:
-        assert hello.device_token is not None
-        device = await services(ws).devices.authenticate(hello.device_token)
-    return Conn(ws.send_text, lambda code, reason: _close(ws, code, reason), user, device, wire_of(ws.scope))
+    user, device = await services(ws).hub.identity.hello(hello)
+    return Conn(ws.send_text, lambda code, reason: _close(ws, code, reason), user, device, wire_of(ws.scope),
+                hello.device_token)
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
@@ -116,6 +95,9 @@ async def live(ws: WebSocket) -> None:
         conn.push(frame("welcome", v=VERSION, heartbeat_s=HEARTBEAT_S, user=who))
         while not conn.closing:
             received = await _receive(ws)
+            now = time.monotonic()
+            conn.rate.take(now)  # TooManyMessages: closed with 4029
+            await hub.identity.current(conn, now)  # deactivated, revoked: closed with 4001
             if isinstance(received, bytes):
                 if camera is None:
                     raise ProtocolError(Close.BAD_MESSAGE, "binary messages are camera frames: send camera first")

@@ -5,11 +5,13 @@
 - topics (topics.py): subscriptions, snapshots, the coalesced flush and fan-out;
 - presence (presence.py): halls seen, viewer counts;
 - the bus codec (codec.py): what goes to the other hubs and how theirs is applied;
-- online attendance (watching.py): viewers' watch time, present online, left early.
+- online attendance (watching.py): viewers' watch time, present online, left early;
+- who each connection is (identity.py): tickets, re-reading users and devices, `end` on every hub.
 
 A committed change reaches the hub from the ledger (this process) or the bus (other processes), is
 applied to the session's tally, and is pushed at most 5 times a second per topic. Who may read a
-topic is decided here (`_may_read`).
+topic is decided here (`_may_read`), from cached facts before a session's state is built
+(`_may_load`); a session nobody has read for SESSION_IDLE_SECONDS is dropped.
 """
 
 from __future__ import annotations
@@ -25,35 +27,41 @@ from typing import Any
 from attendance.headcounts import Headcount
 from attendance.ledger import Committed, Ledger
 from conference.accounts import Action, Role, in_scope, may
+from conference.errors import Forbidden
 from conference.service import ConferenceService
 from web.live import topics
 from web.live.bus import Bus
-from web.live.codec import Relay, change_items, hall_seen_item, viewers_item
+from web.live.codec import Relay, change_items, end_item, hall_seen_item, viewers_item
 from web.live.connections import Conn, spawn
+from web.live.identity import RECHECK_SECONDS, Identity
 from web.live.presence import PRESENCE_SECONDS, VIEWERS_PUBLISH_SECONDS, Presence
 from web.live.protocol import HEARTBEAT_S, TOPICS_MAX, Close, Topic, TopicKind, frame, parse_topic
 from web.live.sessions import RESYNC_SECONDS, Sessions
-from web.live.topics import FLUSH_SECONDS, LiveSession
+from web.live.topics import FLUSH_SECONDS, LiveSession, idle
 from web.live.watching import OnlineAttendance
 from web.usecases.facts import ConferenceFacts
 
 log = logging.getLogger(__name__)
+
+SESSION_IDLE_SECONDS = 120.0  # a session without a subscriber this long is dropped (loaded again when asked)
 
 
 class Hub:
     """The live hub of this process: `start` it once, `register` each connection, hand it each message."""
 
     def __init__(self, hub_id: str, bus: Bus, conference: ConferenceService, facts: ConferenceFacts,
-                 ledger: Ledger, zone: Any, online_after_seconds: float = 600.0) -> None:
+                 ledger: Ledger, zone: Any, identity: Identity, online_after_seconds: float = 600.0) -> None:
         self.hub_id = hub_id
         self.epoch = f"{hub_id}-{int(time.time())}"
+        self.conference = conference
         self.facts = facts
+        self.identity = identity
         self.ledger = ledger
         self.conns: set[Conn] = set()
         self._resync_now = asyncio.Event()
         self.presence = Presence(conference, lambda hall, at: spawn(self.relay.send([hall_seen_item(hall, at)])))
         self.sessions = Sessions(conference, facts, ledger, zone, self.presence)
-        self.relay = Relay(hub_id, bus, self.sessions.live, self.presence, self._resync_now.set)
+        self.relay = Relay(hub_id, bus, self.sessions.live, self.presence, self._resync_now.set, self._ended)
         self.online = OnlineAttendance(ledger, conference, self.epoch, online_after_seconds)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -63,7 +71,8 @@ class Hub:
         self.ledger.listeners.append(self._on_commit)
         loops: list[tuple[Callable[[], Coroutine[Any, Any, None]], str]] = [
             (self._flush_loop, "flush"), (self._resync_loop, "resync"), (self.online.run, "online"),
-            (self._presence_loop, "presence"), (self._viewers_loop, "viewers"), (self._heartbeat_loop, "heartbeat")]
+            (self._presence_loop, "presence"), (self._viewers_loop, "viewers"), (self._heartbeat_loop, "heartbeat"),
+            (self._recheck_loop, "recheck")]
         for loop, name in loops:
             self._tasks.append(asyncio.create_task(loop(), name=f"hub-{name}"))
 
@@ -91,6 +100,20 @@ class Hub:
         for name in list(conn.topics):
             self.unsubscribe(conn, name)
 
+    async def end(self, users: list[int] = [], devices: list[int] = []) -> None:  # noqa: B006 (never changed)
+        """Accounts deactivated, devices revoked: their connections closed (4001) here and on every hub."""
+        self._ended(users, devices)
+        await self.relay.send([end_item(users, devices)])
+
+    def _ended(self, users: list[int], devices: list[int]) -> None:
+        gone_users, gone_devices = set(users), set(devices)
+        for device_id in gone_devices:
+            self.identity.devices.forget(device_id)
+        for conn in list(self.conns):
+            if (conn.user is not None and conn.user.id in gone_users) or \
+                    (conn.device is not None and conn.device.id in gone_devices):
+                conn.close_soon(Close.BAD_AUTH, "revoked")
+
     def ping(self, conn: Conn) -> str:
         """A client's ping: its heartbeat, its hall's presence, a participant's watch time; the pong."""
         now = time.monotonic()
@@ -111,8 +134,8 @@ class Hub:
         if len(conn.topics) >= TOPICS_MAX and name not in conn.topics:
             conn.push(frame("error", code="too_many_topics", topic=name, message=f"at most {TOPICS_MAX} topics"))
             return
-        live = await self.sessions.get(topic.session_id)
-        if not await self._may_read(conn, topic, live):
+        if not await self._may_load(conn, topic) or not self._may_read(
+                conn, topic, live := await self.sessions.get(topic.session_id)):
             conn.push(frame("error", code="forbidden", topic=name, message="not allowed to read this topic"))
             return
         topics.join(live, topic, conn, since, epoch, self.epoch, lambda: self.presence.viewers(live))
@@ -122,24 +145,41 @@ class Hub:
         topics.leave(self.sessions.live.get(topic.session_id) if topic else None, conn, name)
 
     # -- authorisation ------------------------------------------------------------------------------
-    async def _may_read(self, conn: Conn, topic: Topic, live: LiveSession) -> bool:
-        """docs/PROTOCOL.md section 2; NotFound for a session, unit or hall that does not exist."""
-        if topic.kind is TopicKind.HALL:
-            if not await self.facts.hall_in_session(topic.target, live.session_id):
-                return False
-            if conn.device is not None:
-                return conn.device.hall_id == topic.target
-            hall = live.tally.halls.get(topic.target)
-            return hall is not None and conn.user is not None and may(conn.user, Action.VIEW_ATTENDANCE) and \
-                in_scope(conn.user, hall.unit_id, live.tally.tree)
+    async def _may_load(self, conn: Conn, topic: Topic) -> bool:
+        """Whether `conn` may read the topic as far as cached facts tell, before the session's state is
+        built (NotFound for a session or hall that does not exist): a kiosk its own hall, a participant a
+        conference they are invited to, staff a conference that concerns them."""
+        rules = await self.facts.session_rules(topic.session_id)
+        if topic.kind is TopicKind.HALL and not await self.facts.hall_in_session(topic.target, topic.session_id):
+            return False
+        if conn.device is not None:
+            return topic.kind is TopicKind.HALL and conn.device.hall_id == topic.target
         if conn.user is None:
             return False
-        if topic.kind is TopicKind.UNIT:
-            live.tally.tree.get(topic.target)  # NotFound for a unit not in the session's tree
-            return may(conn.user, Action.VIEW_ATTENDANCE) and in_scope(conn.user, topic.target, live.tally.tree)
-        person = conn.user.person_id
-        return conn.user.role is Role.ADMIN or (
-            person is not None and person in await self.facts.invited(live.conference_id))
+        if topic.kind is TopicKind.VIEWER:
+            person = conn.user.person_id
+            return conn.user.role is Role.ADMIN or (
+                person is not None and person in await self.facts.invited(rules.conference_id))
+        if not may(conn.user, Action.VIEW_ATTENDANCE):
+            return False
+        try:
+            await self.conference.conference(conn.user, rules.conference_id)
+        except Forbidden:
+            return False
+        return True
+
+    @staticmethod
+    def _may_read(conn: Conn, topic: Topic, live: LiveSession) -> bool:
+        """docs/PROTOCOL.md section 2, once `_may_load` said yes: staff read a unit or a hall of their scope
+        in the session's tree (NotFound for a unit not in it)."""
+        if conn.device is not None or topic.kind is TopicKind.VIEWER:
+            return True
+        assert conn.user is not None
+        if topic.kind is TopicKind.HALL:
+            hall = live.tally.halls.get(topic.target)
+            return hall is not None and in_scope(conn.user, hall.unit_id, live.tally.tree)
+        live.tally.tree.get(topic.target)  # NotFound for a unit not in the session's tree
+        return in_scope(conn.user, topic.target, live.tally.tree)
 
     # -- changes: from the ledger to the tallies, and to the other hubs ------------------------------
     def _on_commit(self, changes: list[Committed | Headcount]) -> None:
@@ -177,6 +217,7 @@ class Hub:
                 await asyncio.wait_for(self._resync_now.wait(), RESYNC_SECONDS)
             self._resync_now.clear()
             topics.forget_idle(self.sessions.live.values())
+            self.sessions.drop(lambda live: idle(live, time.monotonic() - SESSION_IDLE_SECONDS))
             await self.sessions.resync(lambda journal: self.relay.apply(journal, replay=True))
 
     async def _presence_loop(self) -> None:
@@ -191,6 +232,15 @@ class Hub:
             counts = {s: self.presence.local_viewers(live) for s, live in self.sessions.live.items()}
             if counts:
                 await self.relay.send([viewers_item(self.hub_id, counts)])
+
+    async def _recheck_loop(self) -> None:
+        """Every connection's user and device read again (web/live/identity.py)."""
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            try:
+                await self.identity.recheck(list(self.conns), time.monotonic())
+            except Exception as e:  # the store is away: each connection is checked again before it acts
+                log.warning("live connections not checked again: %s", e)
 
     async def _heartbeat_loop(self) -> None:
         while True:

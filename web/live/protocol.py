@@ -15,6 +15,8 @@ VERSION = 1
 FRAME_MAX = 16 * 1024
 TOPICS_MAX = 20
 HEARTBEAT_S = 20
+RATE_PER_SECOND = 20.0  # messages a connection may send, sustained (a kiosk's camera sends 5 frames a second)
+RATE_BURST = 100  # and at once (a page's subscriptions and ICE candidates after a reconnect)
 
 
 class Close(IntEnum):
@@ -26,6 +28,7 @@ class Close(IntEnum):
     TOO_BIG = 4003
     NO_HEARTBEAT = 4008
     SLOW_CONSUMER = 4009
+    TOO_MANY = 4029  # more than RATE_BURST messages at once, or RATE_PER_SECOND sustained
 
 
 class ProtocolError(Exception):
@@ -35,6 +38,34 @@ class ProtocolError(Exception):
         super().__init__(message)
         self.close = close
         self.message = message
+
+
+class TooManyMessages(Exception):
+    """A connection sent messages faster than `Rate` allows (web/http/errors.py answers it 429 / 4029)."""
+
+    code = "too_many_messages"
+
+    def __init__(self, message: str = f"at most {RATE_PER_SECOND:.0f} messages a second") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Rate:
+    """A token bucket per connection: `take(now)` for each message it sends, TooManyMessages when empty.
+    `now` is monotonic seconds, given by the caller (no clock here)."""
+
+    __slots__ = ("at", "tokens")
+
+    def __init__(self, now: float) -> None:
+        self.tokens = float(RATE_BURST)
+        self.at = now
+
+    def take(self, now: float) -> None:
+        self.tokens = min(float(RATE_BURST), self.tokens + (now - self.at) * RATE_PER_SECOND)
+        self.at = now
+        if self.tokens < 1.0:
+            raise TooManyMessages()
+        self.tokens -= 1.0
 
 
 class TopicKind(StrEnum):
@@ -103,6 +134,7 @@ class Camera:
 
 CAMERA_MODES = ("qr", "face")
 BINARY_FRAME_MAX = 256 * 1024  # a 640×480 JPEG is 20–60 KiB
+WS_MAX_SIZE = BINARY_FRAME_MAX + 1024  # what the server reads of one WebSocket message (`hoinghi serve`)
 
 
 # -- media signalling (docs/PROTOCOL.md section 7), handled by the media service ---------------------

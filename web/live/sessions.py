@@ -51,6 +51,12 @@ class Sessions:
                 live = self.live[session_id] = await self._load(session_id)
             return live
 
+    def drop(self, idle: Callable[[LiveSession], bool]) -> None:
+        """Forget the sessions `idle` says nobody reads (loaded again when someone asks)."""
+        for session_id in [s for s, live in self.live.items() if idle(live) and live.journal is None]:
+            del self.live[session_id]
+            self._loading.pop(session_id, None)
+
     async def _load(self, session_id: int) -> LiveSession:
         store = self.conference.store
         session = await store.get_session(session_id)

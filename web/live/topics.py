@@ -5,7 +5,8 @@
 - Every FLUSH_SECONDS the session's changes become one change frame per topic, with a sequence number,
   kept in a short history for resumes; each frame is encoded once and written to every subscriber in
   slices of FANOUT_SLICE_SECONDS, between which the loop serves everyone else.
-- Topics nobody has read for TOPIC_IDLE_SECONDS are forgotten (a late resume then gets a snapshot).
+- Topics nobody has read for TOPIC_IDLE_SECONDS are forgotten (a late resume then gets a snapshot);
+  a session nobody reads at all is `idle` (the hub drops it).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class LiveSession:
     topics: dict[str, TopicState] = field(default_factory=dict)
     viewers_shown: int = -1
     journal: list[dict[str, Any]] | None = None  # changes applied while a resync reads the store
+    loaded_at: float = field(default_factory=time.monotonic)
 
 
 def join(live: LiveSession, topic: Topic, conn: Conn, since: int | None, epoch: str | None, hub_epoch: str,
@@ -138,3 +140,8 @@ def forget_idle(sessions: Iterable[LiveSession]) -> None:
     for live in sessions:
         for name in [n for n, s in live.topics.items() if not s.subscribers and s.idle_since < limit]:
             del live.topics[name]
+
+
+def idle(live: LiveSession, limit: float) -> bool:
+    """Nobody has read the session since `limit` (monotonic seconds): no subscriber, none left after."""
+    return live.loaded_at < limit and all(not s.subscribers and s.idle_since < limit for s in live.topics.values())
