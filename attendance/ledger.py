@@ -98,6 +98,7 @@ class Committed:
 
 
 Listener = Callable[[list[Committed | Headcount]], None]
+Observer = Callable[[list[tuple[str, str]], float], None]  # (outcome, method) of each scan recorded; commit seconds
 
 
 @dataclass
@@ -122,6 +123,7 @@ class Ledger:
         self._nonce_locks: KeyedLocks[str] = KeyedLocks()
         self.batches = 0
         self.listeners: list[Listener] = []  # told of every committed change, after the commit
+        self.observers: list[Observer] = []  # told of each batch committed (metrics: web/metrics.py)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -210,6 +212,11 @@ class Ledger:
     async def headcount(self, h: Headcount) -> None:
         await self._commit(self.store.put_headcount(h))
         self._notify([h])
+
+    async def current(self, session_id: int, person_id: int) -> CheckIn | None:
+        """The person's current record of the session (present, absent), if any."""
+        present = await self._present_map(session_id)
+        return present.get(person_id) or await self.store.checkin(session_id, person_id)
 
     async def checkins(self, session_id: int) -> list[CheckIn]:
         return await self.store.checkins_of(session_id)
@@ -305,9 +312,10 @@ class Ledger:
                 continue
             self.batches += 1
             log.debug("ledger batch of %d in %.1f ms", len(jobs), (time.perf_counter() - started) * 1000)
-            await self._answer(jobs, result)
+            await self._answer(jobs, result, time.perf_counter() - started)
 
     async def _write_alone(self, job: _Job) -> None:
+        started = time.perf_counter()
         try:
             result = await self.store.write([job.write])
         except Exception as e:
@@ -315,7 +323,7 @@ class Ledger:
             self._fail([job], e)
             return
         self.batches += 1
-        await self._answer([job], result)
+        await self._answer([job], result, time.perf_counter() - started)
 
     @staticmethod
     def _fail(jobs: list[_Job], e: Exception) -> None:
@@ -325,7 +333,7 @@ class Ledger:
             if not job.done.done():
                 job.done.set_exception(error)
 
-    async def _answer(self, jobs: list[_Job], result: BatchResult) -> None:
+    async def _answer(self, jobs: list[_Job], result: BatchResult, seconds: float = 0.0) -> None:
         made = [c for c in (j.write.checkin for j in jobs) if c and (c.session_id, c.person_id) in result.inserted]
         if made:
             self._notify([Committed(c.session_id, c.person_id, c) for c in made])
@@ -343,6 +351,17 @@ class Ledger:
                 job.done.set_result(Verdict(Outcome.REPEAT, checkin=first, person_id=checkin.person_id))
                 continue
             job.done.set_result(job.verdict)
+        self._observe([(Outcome.REPEAT.value if j.write.checkin is not None and (j.write.checkin.session_id,
+                        j.write.checkin.person_id) in result.lost_race else j.verdict.outcome.value,
+                        j.write.event.method.value) for j in jobs if j.write.event.nonce not in result.known_nonces],
+                      seconds)
+
+    def _observe(self, outcomes: list[tuple[str, str]], seconds: float) -> None:
+        for observer in self.observers:
+            try:
+                observer(outcomes, seconds)
+            except Exception:  # metrics never stand in the way of a commit
+                log.exception("ledger observer failed")
 
     async def _originals(self, nonces: list[str]) -> dict[str, Verdict]:
         """The answers first given to nonces recorded earlier (perhaps by another process)."""

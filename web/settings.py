@@ -26,6 +26,8 @@ class Settings:
     hub_id: str = ""  # names this process on the bus; empty: hub-<pid>
     secret_key: str = ""  # signs session cookies
     data_key: str = ""  # seals data at rest (credential signing keys, face templates); the secret key if empty
+    old_data_keys: str = ""  # earlier data keys, comma-separated: what they sealed still opens (key rotation)
+    production: bool = False  # a real deployment: refuses to start without a data key of its own
     wrong_hall: str = "accept"  # a delegate checking in at another hall: "accept" (and flag) or "refuse"
     admit_uninvited: bool = False  # check in people not invited to the conference (guests)
     online_after_minutes: float = 10.0  # watching this long from a browser makes a participant present online
@@ -87,6 +89,7 @@ class Settings:
                                 "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
         if self.data_key and len(self.data_key) < SECRET_MIN:
             raise SettingsError(f"HOINGHI_DATA_KEY must be at least {SECRET_MIN} characters")
+        self._check_keys()
         if self.wrong_hall not in ("accept", "refuse"):
             raise SettingsError(f"HOINGHI_WRONG_HALL is accept or refuse, not {self.wrong_hall!r}")
         if not 0 <= self.online_after_minutes <= 24 * 60:
@@ -102,6 +105,18 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"unknown time zone {self.timezone!r}") from None
         return self
+
+    @property
+    def data_keys(self) -> tuple[str, ...]:
+        """The data key new data is sealed with (the secret key when none is set), then the older ones."""
+        return (self.data_key or self.secret_key, *(k.strip() for k in self.old_data_keys.split(",") if k.strip()))
+
+    def _check_keys(self) -> None:
+        if any(len(k) < SECRET_MIN for k in self.data_keys[1:]):
+            raise SettingsError(f"each of HOINGHI_OLD_DATA_KEYS must be at least {SECRET_MIN} characters")
+        if self.production and (not self.data_key or self.data_key == self.secret_key):
+            raise SettingsError("HOINGHI_PRODUCTION: set HOINGHI_DATA_KEY to a key of its own, not the secret key "
+                                "(it seals data at rest; keep it apart from the key that signs cookies)")
 
     def _check_media(self) -> None:
         from web.media.ice import parse_ice_servers
@@ -140,6 +155,8 @@ ENVIRONMENT = {
     "HOINGHI_ACCESS_LOG": "access_log",
     "HOINGHI_SECRET_KEY": "secret_key",
     "HOINGHI_DATA_KEY": "data_key",
+    "HOINGHI_OLD_DATA_KEYS": "old_data_keys",
+    "HOINGHI_PRODUCTION": "production",
     "HOINGHI_WRONG_HALL": "wrong_hall",
     "HOINGHI_ADMIT_UNINVITED": "admit_uninvited",
     "HOINGHI_ONLINE_AFTER_MINUTES": "online_after_minutes",

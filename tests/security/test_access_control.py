@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from conference.accounts import Role
 from conference.audit import AuditAction
+from tests.test_checkin_api import qr_text
 from tests.test_live import hello, ticket
 from tests.test_media_signalling import offer, reply
 from tests.world import PASSWORD, World, sign_in
@@ -77,3 +78,67 @@ def test_only_assigned_presenters_and_the_conferences_organisers_publish(world_c
         assert [t.subject for t in takeovers] == [f"session:{sid}"]
     sign_in(client, "presenter.p")
     assert client.get(f"/api/sessions/{sid}/media").json()["may_publish"] is True
+
+
+# -- holes 3 and 4: a hall's clerk or kiosk acts only on the hall's list, and refusals name no one ------------
+def test_a_clerk_acts_only_on_the_halls_list_and_never_on_another_halls_record(
+        world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    svc, sid, c1, c2 = services(client), world.session_id, world.halls["C1"], world.halls["C2"]
+    call(client, svc.conference.create_user, None, "clerk.p", "clerk.p", Role.HALL_CLERK, PASSWORD, world.units["P"])
+    csrf = sign_in(client, "clerk.c1")
+    headers = {"X-CSRF-Token": csrf}
+    stranger = world.persons["B1"]  # invited to the other hall
+    for path, body in [("/api/checkins", {"session_id": sid, "hall_id": c1, "person_id": stranger}),
+                       ("/api/absences", {"session_id": sid, "hall_id": c1, "person_id": stranger, "reason": "ốm"})]:
+        refused = client.post(path, json=body, headers=headers)
+        assert refused.status_code == 403, (path, refused.text)
+        assert "Cường" not in refused.text
+    unknown = client.post("/api/checkins", json={"session_id": sid, "hall_id": c1, "person_id": 999_999},
+                          headers=headers)
+    assert unknown.status_code == 404
+    assert call(client, svc.ledger.current, sid, stranger) is None  # nothing was written
+
+    # An (invited at C1) arrives at the other hall with their QR: a clerk of C1 may not overwrite that record
+    own = world.persons["A1"]
+    csrf_p = sign_in(client, "clerk.p")
+    there = client.post("/api/checkins", json={"session_id": sid, "hall_id": c2, "credential": qr_text(client, own)},
+                        headers={"X-CSRF-Token": csrf_p})
+    assert there.json()["outcome"] == "accepted", there.text
+    csrf = sign_in(client, "clerk.c1")
+    for path, body in [("/api/absences", {"session_id": sid, "hall_id": c1, "person_id": own, "reason": ""}),
+                       ("/api/checkins/undo", {"session_id": sid, "hall_id": c1, "person_id": own})]:
+        assert client.post(path, json=body, headers={"X-CSRF-Token": csrf}).status_code == 403, path
+    record = call(client, svc.ledger.current, sid, own)
+    assert record is not None and record.hall_id == c2 and record.present
+    # the hall's own people: by hand, absent, undone, as before
+    other = world.persons["A2"]
+    assert client.post("/api/checkins", json={"session_id": sid, "hall_id": c1, "person_id": other},
+                       headers={"X-CSRF-Token": csrf}).json()["outcome"] == "accepted"
+    assert client.post("/api/checkins/undo", json={"session_id": sid, "hall_id": c1, "person_id": other},
+                       headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.post("/api/absences", json={"session_id": sid, "hall_id": c1, "person_id": other, "reason": "ốm"},
+                       headers={"X-CSRF-Token": csrf}).status_code == 200
+
+
+def test_a_kiosk_cannot_walk_person_ids_to_collect_names(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    sid, kiosk = world.session_id, {"Authorization": f"Bearer {world.kiosk_token}"}
+    names = {"Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường"}
+    for person in [*world.persons.values(), 999_999]:
+        answer = client.post("/api/checkins", json={"session_id": sid, "person_id": person, "nonce": f"walk-{person}"},
+                             headers=kiosk)
+        if person in (world.persons["A1"], world.persons["A2"]):
+            assert answer.json()["outcome"] == "accepted"  # the hall's own invitees
+            continue
+        assert answer.status_code in (403, 404) and not any(name in answer.text for name in names), answer.text
+    assert client.post("/api/checkins", json={"session_id": sid, "person_id": 999_999},
+                       headers=kiosk).status_code == 404
+    # a refused scan (a revoked card of someone at this hall) shows no card either
+    old = qr_text(client, world.persons["A2"])
+    csrf = sign_in(client, "org.p")
+    assert client.post(f"/api/persons/{world.persons['A2']}/credential",
+                       headers={"X-CSRF-Token": csrf}).status_code == 201
+    refused = client.post("/api/checkins", json={"session_id": sid, "credential": old}, headers=kiosk)
+    assert refused.json()["outcome"] == "refused" and refused.json()["person"] is None
+    assert "Bình" not in refused.text

@@ -8,10 +8,14 @@ socket, the hall clerk's page): plain typed values in, records out, no Starlette
   this way; a face score is kept only for a face scan. An offline kiosk's queue (`prepare` each item,
   then `upload`). An accepted face identification is checked in exactly as a face scan (`face_scan`,
   `faces`).
+- A person picked by hand (a manual check-in, an absence, an undo; `listed`): an unknown id is refused before
+  anything is judged; then only people invited to that hall (or, with the uninvited policy, people invited
+  nowhere, in the recorder's scope); an absence or an undo never touches another hall's record.
 - Undo, absence and headcount, each checked like a scan. Every manual change of attendance (an absence,
   an undo) is audited here, whichever entry point asked; a manual check-in is a scan like any other (the
   ledger keeps its operator and method, as the reports show).
-- The verdict as a kiosk shows it (`Shown`: the person's card and a one-line message).
+- The verdict as a kiosk shows it (`Shown`: the person's card and a one-line message); a card only for an
+  accepted or repeat answer, so a refusal never names anyone.
 - What a kiosk keeps to go on checking people in while offline (`bundle`).
 
 The hot path (`scan` of a kiosk) costs no query besides the ledger's: the facts are cached.
@@ -31,8 +35,8 @@ from attendance.headcounts import Headcount
 from attendance.issuer import Credentials
 from attendance.ledger import Ledger
 from attendance.rules import Scan, SessionRules, Verdict
-from conference.accounts import Action, User
-from conference.errors import Invalid
+from conference.accounts import Action, User, in_scope
+from conference.errors import Forbidden, Invalid
 from conference.service import ConferenceService
 from web.i18n import verdict_message
 from web.usecases.facts import ConferenceFacts, PersonCard
@@ -148,13 +152,38 @@ class CheckIns:
         await self.conference.hall(who.user, hall_id, Action.CHECK_IN_MANUALLY)
         return hall_id, await self.facts.require_hall_in_session(hall_id, session_id)
 
+    async def listed(self, who: Actor, rules: SessionRules, hall_id: int, person_id: int) -> None:
+        """A person picked by hand at `hall_id`: `NotFound` for an unknown id (before anything is judged), then
+        `Forbidden` unless invited to this hall or, when uninvited people are admitted, invited nowhere in the
+        conference and within the recorder's scope (an operator's, a kiosk's hall's unit)."""
+        person = await self.conference.store.get_person(person_id)
+        at = (await self.facts.invited(rules.conference_id)).get(person_id)
+        if at == hall_id:
+            return
+        if at is None and rules.admit_uninvited:
+            tree = await self.conference.tree()
+            if who.user is not None and in_scope(who.user, person.unit_id, tree):
+                return
+            hall_unit = (await self.conference.store.get_hall(hall_id)).unit_id
+            if who.user is None and tree.within(person.unit_id, hall_unit):
+                return
+        raise Forbidden("this person is not on this hall's list")
+
+    async def _own_record(self, session_id: int, hall_id: int, person_id: int) -> None:
+        """An absence or an undo at `hall_id` never touches a record another hall made."""
+        existing = await self.ledger.current(session_id, person_id)
+        if existing is not None and existing.hall_id is not None and existing.hall_id != hall_id:
+            raise Forbidden("this person's record belongs to another hall")
+
     # -- scans -------------------------------------------------------------------------------------
     async def prepare(self, who: Actor, asked: ScanRequest, offline: bool = False) -> Prepared:
         """The scan `who` asked for, checked: the hall, a credential or a person (not both), the method."""
-        hall_id, _ = await self.place(who, asked.session_id, asked.hall_id)
+        hall_id, rules = await self.place(who, asked.session_id, asked.hall_id)
         if (asked.credential is None) == (asked.person_id is None):
             raise Invalid("give either credential (the QR text) or person_id", field="credential")
         method = asked.method or (Method.QR if asked.credential is not None else Method.MANUAL)
+        if asked.person_id is not None and method is Method.MANUAL and not offline:
+            await self.listed(who, rules, hall_id, asked.person_id)
         if method in (Method.ONLINE, Method.HEADCOUNT):
             raise Invalid("online and headcount attendance are not recorded through this call", field="method")
         score = asked.face_score if method is Method.FACE else None
@@ -192,7 +221,7 @@ class CheckIns:
     async def shown(self, verdict: Verdict, lang: str) -> Shown:
         """A verdict as a kiosk shows it: the person's name and unit, and a one-line message."""
         card = None
-        if verdict.person_id is not None:
+        if verdict.person_id is not None and verdict.outcome is not Outcome.REFUSED:
             card = (await self.facts.cards([verdict.person_id])).get(verdict.person_id)
         params: dict[str, str] = {"name": card.full_name if card else ""}
         checkin = verdict.checkin
@@ -205,14 +234,17 @@ class CheckIns:
     # -- manual changes (audited) ------------------------------------------------------------------
     async def undo(self, who: Actor, session_id: int, hall_id: int | None, person_id: int) -> CheckIn:
         """Take back a mistaken check-in (only its own kiosk or operator, within minutes); audited."""
-        await self.place(who, session_id, hall_id)
+        hall, _ = await self.place(who, session_id, hall_id)
+        await self._own_record(session_id, hall, person_id)  # what this hall recorded, listed or not
         undone = await self.ledger.undo(session_id, person_id, who.device_id, who.user_id)
         await self._audit(who, person_id, f"undo session {session_id}")
         return undone
 
     async def absence(self, user: User, session_id: int, hall_id: int, person_id: int, reason: str) -> CheckIn:
         """Vắng có lý do (with a reason) or vắng không lý do (an empty one), set by a hall operator; audited."""
-        hall, _ = await self.place(Actor(None, user), session_id, hall_id)
+        hall, rules = await self.place(Actor(None, user), session_id, hall_id)
+        await self.listed(Actor(None, user), rules, hall, person_id)
+        await self._own_record(session_id, hall, person_id)
         checkin = await self.ledger.mark_absent(session_id, person_id, hall, reason, user.id)
         await self._audit(Actor(None, user), checkin.person_id, f"absent session {session_id}")
         return checkin
