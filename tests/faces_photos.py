@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 from attendance.face_engine import EngineConfig, FaceEngine, FrameAnalysis, Image, analyse_image, load_models
 
 GROUPS = "groups"
 PARTIAL = "partial"
+
+
+def east_asian_dir(faces_dir: Path) -> Path:
+    """The East Asian photos (HOINGHI_FACES_EAST_ASIAN_DIR, default beside ../shared/faces)."""
+    return Path(os.environ.get("HOINGHI_FACES_EAST_ASIAN_DIR", faces_dir.parent / "faces-east-asian"))
 
 
 def people(faces_dir: Path) -> dict[str, list[Path]]:

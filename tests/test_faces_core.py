@@ -77,13 +77,17 @@ def test_decisions() -> None:
     stranger = policy.decide(toward(me, 0.7), gallery)
     assert stranger.decision is Decision.REJECT and stranger.person_id is None  # nobody is named to a stranger
     assert decide(me, Gallery([], np.zeros((0, DIM)))).reason is MatchReason.EMPTY_GALLERY
-    # two people almost equally close: the operator decides
+    # two people almost equally close: the evidence names neither, not even to the clerk
     twin = toward(me, 0.1)
     crowded = Gallery([1, 3], np.stack([me, twin]))
     probe = ((me + twin) / 2).astype(np.float32)
     ambiguous = policy.decide(probe, crowded)
-    assert ambiguous.decision is Decision.CONFIRM and ambiguous.reason is MatchReason.AMBIGUOUS
-    assert ambiguous.runner_up is not None and ambiguous.runner_up.person_id != ambiguous.person_id
+    assert ambiguous.decision is Decision.REJECT and ambiguous.reason is MatchReason.AMBIGUOUS
+    assert ambiguous.person_id is None
+    # a borderline match that does not stand out by the margin is not shown either
+    probe = toward(me, 0.58)
+    near_other = Gallery([1, 4], np.stack([me, toward(probe, 0.62)]))
+    assert policy.decide(probe, near_other).person_id is None
     # a face cut by the picture's edge is never accepted outright
     assert partial(accept).decision is Decision.CONFIRM and partial(accept).reason is MatchReason.PARTIAL
     assert partial(stranger) == stranger
@@ -92,8 +96,12 @@ def test_decisions() -> None:
 def test_verify_one_to_one() -> None:
     me = unit(RNG.standard_normal(DIM))
     assert verify(toward(me, 0.2), me).decision is Decision.ACCEPT
-    assert verify(toward(me, 0.58), me).decision is Decision.CONFIRM
+    assert verify(toward(me, 0.48), me).decision is Decision.CONFIRM
     assert verify(toward(me, 0.8), me).decision is Decision.REJECT
+    # its own threshold, apart from 1:N's
+    policy = MatchPolicy(threshold=0.3, verify_threshold=0.5)
+    assert policy.verify(toward(me, 0.45), me).decision is Decision.ACCEPT
+    assert policy.decide(toward(me, 0.45), Gallery([1], me[None, :])).decision is Decision.REJECT
 
 
 def test_bad_templates_are_refused() -> None:

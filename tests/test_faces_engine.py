@@ -1,9 +1,11 @@
-"""Face recognition on real photos (../shared/faces): dlib's analyses, the default policy's decisions,
-group photos, the partly hidden face, liveness against a photo held up, and the frame gate."""
+"""Face recognition on real photos (../shared/faces and ../shared/faces-east-asian): dlib's analyses, the
+default policy's decisions on both sets (strangers never named), group photos, the partly hidden face,
+liveness against a photo held up, and the frame gate."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import cv2
@@ -13,7 +15,7 @@ import pytest
 from attendance.face_engine import EngineConfig, FaceProblem, FrameGate, analyse_burst, analyse_image
 from attendance.face_match import Decision, Gallery, MatchPolicy, MatchReason, partial
 from attendance.liveness import LivenessFailure, LivenessMode, LivenessPolicy, LivenessState
-from tests.faces_photos import GROUPS, PARTIAL, analysed, people, photo
+from tests.faces_photos import GROUPS, PARTIAL, analysed, east_asian_dir, people, photo
 
 POLICY = MatchPolicy()  # the defaults, as deployed
 
@@ -29,21 +31,64 @@ def enrolled(faces_dir: Path, leave_out: str | None = None) -> tuple[Gallery, di
     return Gallery.of(templates), names
 
 
-def test_every_person_is_recognised_in_their_other_photos_and_nobody_else_is(faces_dir: Path) -> None:
-    gallery, names = enrolled(faces_dir)
-    by_name = {name: pid for pid, name in names.items()}
-    probes = [(name, p) for name, photos in people(faces_dir).items() for p in photos[1:]]
-    assert len(probes) >= 9
-    for name, path in probes:
-        found = analysed(path)
-        assert len(found.faces) == 1, path
-        embedding = found.faces[0].embedding
-        assert embedding is not None
-        decision = POLICY.decide(embedding, gallery)
-        assert decision.decision is Decision.ACCEPT and decision.person_id == by_name[name], (path, decision)
-        # the same photo against everyone else: a stranger, never accepted (nor offered for confirmation)
-        others, _ = enrolled(faces_dir, leave_out=name)
-        assert POLICY.decide(embedding, others).decision is Decision.REJECT, path
+def both_sets(faces_dir: Path) -> dict[str, list[Path]]:
+    """Each person of both photo sets (Western and East Asian), keyed by set and folder."""
+    east = east_asian_dir(faces_dir)
+    assert east.is_dir(), f"East Asian face photos not found at {east} (set HOINGHI_FACES_EAST_ASIAN_DIR)"
+    return {f"{d.name}:{name}": ps for d in (faces_dir, east) for name, ps in people(d).items()}
+
+
+def test_on_both_photo_sets_nobody_is_ever_named_as_someone_else(faces_dir: Path) -> None:
+    """At the defaults: each person enrolled from their first photo; every other photo's nearest is
+    right and is never decided as anyone else; with the person left out (a stranger), nobody is named;
+    and no different-person pair of either set is accepted, 1:N or 1:1."""
+    persons = both_sets(faces_dir)
+    ids = {name: n for n, name in enumerate(persons, start=1)}
+    template = {}
+    for name, photos in persons.items():
+        face = analysed(photos[0]).faces[0]
+        assert face.embedding is not None
+        template[ids[name]] = face.embedding
+    gallery = Gallery.of(template)
+    accepted = probes = 0
+    for name, photos in persons.items():
+        others = Gallery.of({i: v for i, v in template.items() if i != ids[name]})
+        for path in photos[1:]:
+            found = analysed(path)
+            assert len(found.faces) == 1, path
+            embedding = found.faces[0].embedding
+            assert embedding is not None
+            decision = POLICY.decide(embedding, gallery)
+            assert decision.best is not None and decision.best.person_id == ids[name], path  # rank-1
+            assert decision.person_id in (None, ids[name]), (path, decision)
+            accepted += decision.decision is Decision.ACCEPT
+            probes += 1
+            assert POLICY.decide(embedding, others).person_id is None, path  # a stranger: nobody named
+            assert POLICY.verify(embedding, template[ids[name]]).decision is not Decision.REJECT, path
+    assert probes >= 11 and accepted >= probes * 2 // 3, (accepted, probes)
+    vectors = [(name, analysed(p).faces[0].embedding) for name, photos in persons.items() for p in photos]
+    closest = min(float(np.linalg.norm(a - b)) for (x, a), (y, b) in itertools.combinations(vectors, 2) if x != y)
+    assert closest >= POLICY.ceiling and closest >= POLICY.verify_threshold  # 0.497 measured
+    for (x, a), (y, b) in itertools.combinations(vectors, 2):
+        if x != y:
+            assert a is not None and b is not None
+            assert POLICY.verify(a, b).decision is not Decision.ACCEPT, (x, y)
+
+
+def test_east_asian_strangers_are_never_shown_to_the_clerk(faces_dir: Path) -> None:
+    """Each East Asian person in turn is a stranger to a gallery of everyone else of both sets."""
+    persons = both_sets(faces_dir)
+    template = {n: analysed(ps[0]).faces[0].embedding for n, ps in persons.items()}
+    ids = {name: n for n, name in enumerate(persons, start=1)}
+    for name, photos in persons.items():
+        if not name.startswith(east_asian_dir(faces_dir).name):
+            continue
+        gallery = Gallery.of({ids[n]: v for n, v in template.items() if n != name and v is not None})
+        for path in photos:
+            embedding = analysed(path).faces[0].embedding
+            assert embedding is not None
+            decision = POLICY.decide(embedding, gallery)
+            assert decision.decision is Decision.REJECT and decision.person_id is None, (path, decision)
 
 
 def test_group_photos_give_one_result_per_face(faces_dir: Path) -> None:
@@ -72,7 +117,8 @@ def test_group_photos_give_one_result_per_face(faces_dir: Path) -> None:
     small = results("kit_with_rose.jpg")
     assert (Decision.ACCEPT, by_name["kit_harington"], None) in small
     assert (Decision.REJECT, None, FaceProblem.TOO_SMALL) in small and len(small) == 2
-    assert (Decision.ACCEPT, by_name["rose_leslie"], None) in results("kit_with_rose.jpg", min_face=64)
+    # at 64 pixels she is compared: 0.46, in the confirm band, and standing out: the clerk is asked
+    assert (Decision.CONFIRM, by_name["rose_leslie"], None) in results("kit_with_rose.jpg", min_face=64)
 
 
 def test_a_partly_hidden_face_is_found_and_handed_to_the_operator(faces_dir: Path) -> None:

@@ -163,7 +163,8 @@ def face_services(settings: Settings, engine: AsyncEngine, conference: Conferenc
     faces = FaceService(
         FaceStore(engine), FaceEngine(EngineConfig(min_face=settings.face_min_size, workers=settings.face_workers)),
         sealer, utc_now, roster,
-        MatchPolicy(settings.face_threshold, settings.face_margin, settings.face_confirm_band),
+        MatchPolicy(settings.face_threshold, settings.face_margin, settings.face_confirm_band,
+                    settings.face_verify_threshold),
         LivenessPolicy(mode=LivenessMode(settings.face_liveness)),
         timedelta(days=settings.face_retention_days) if settings.face_retention_days else None)
     return Biometrics(conference, faces, roster, settings.face_retention_days)

@@ -42,9 +42,10 @@ class Settings:
     pdf_font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # DejaVuSans(-Bold).ttf for PDF badges
     documents_dir: Path = Path()  # uploaded conference documents; empty: `documents` under data_dir
     # face recognition, opt-in (docs/FACES.md: the defaults are measured there)
-    face_threshold: float = 0.55  # accept a match nearer than this (Euclidean distance of dlib embeddings)
-    face_margin: float = 0.08  # ... when the next other person is at least this much further
+    face_threshold: float = 0.40  # 1:N: accept a match nearer than this (Euclidean distance of dlib embeddings)
+    face_margin: float = 0.15  # ... when the next other person is at least this much further (else nobody named)
     face_confirm_band: float = 0.07  # matches up to threshold + band go to the operator to confirm
+    face_verify_threshold: float = 0.45  # 1:1 after a QR scan: the card holder's face nearer than this
     face_min_size: int = 80  # faces fewer pixels across are not compared ("come closer")
     face_liveness: str = "blink_or_turn"  # off, blink, turn, blink_or_turn, blink_and_turn
     face_workers: int = 1  # face analysis processes; 0: one thread in the server process (tests, tiny sites)
@@ -135,6 +136,9 @@ class Settings:
     def _check_face(self) -> None:
         if not 0.2 <= self.face_threshold <= 1.0:
             raise SettingsError(f"HOINGHI_FACE_THRESHOLD is a distance from 0.2 to 1.0, not {self.face_threshold}")
+        if not 0.2 <= self.face_verify_threshold <= 1.0:
+            raise SettingsError("HOINGHI_FACE_VERIFY_THRESHOLD is a distance from 0.2 to 1.0, "
+                                f"not {self.face_verify_threshold}")
         if not (0 <= self.face_margin < 0.5 and 0 <= self.face_confirm_band < 0.5):
             raise SettingsError("HOINGHI_FACE_MARGIN and HOINGHI_FACE_CONFIRM_BAND are distances from 0 to 0.5")
         if not 40 <= self.face_min_size <= 1000:
@@ -171,6 +175,7 @@ ENVIRONMENT = {
     "HOINGHI_FACE_THRESHOLD": "face_threshold",
     "HOINGHI_FACE_MARGIN": "face_margin",
     "HOINGHI_FACE_CONFIRM_BAND": "face_confirm_band",
+    "HOINGHI_FACE_VERIFY_THRESHOLD": "face_verify_threshold",
     "HOINGHI_FACE_MIN_SIZE": "face_min_size",
     "HOINGHI_FACE_LIVENESS": "face_liveness",
     "HOINGHI_FACE_WORKERS": "face_workers",

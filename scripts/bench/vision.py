@@ -11,17 +11,18 @@
   person enrolled from their first photo, probed with the others), with the distances behind the
   default thresholds (docs/FACES.md).
 
-    uv run python scripts/bench/vision.py [--faces ../shared/faces] [--samples 50] [--repeat 3]
+    uv run python scripts/bench/vision.py [--faces ../shared/faces --faces ../shared/faces-east-asian]
+        [--strangers ../shared/faces-east-asian] [--plot docs/faces_distances.png] [--samples 50] [--repeat 3]
 
 Timings are the median of `--repeat` runs (each run's own median per frame). The last line is:
 qr_720p_ms=<float> qr_success_pct=<float> face_ms=<float> search_100k_ms=<float> rank1_pct=<float> false_accepts=<n>
+stranger_accepts=<n> stranger_confirms=<n> (one line). The face protocol is in scripts/bench/vision_faces.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import os
 import statistics
 import time
@@ -35,9 +36,10 @@ import numpy as np
 import numpy.typing as npt
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from vision_faces import Outcome, recognition  # beside this file (sys.path[0])
 
 from attendance.credentials import Credential, sign
-from attendance.face_engine import EngineConfig, FaceEngine, FrameAnalysis, analyse_image, load_models
+from attendance.face_engine import EngineConfig, FaceEngine, analyse_image, load_models
 from attendance.face_match import DIM, Decision, Gallery, MatchPolicy
 from web.render.qr import modules
 
@@ -176,11 +178,6 @@ def bench_qr(samples: int, repeat: int, rng: np.random.Generator) -> tuple[float
 
 
 # -- faces -------------------------------------------------------------------------------------------
-def photos(faces_dir: Path) -> dict[str, list[Path]]:
-    return {d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-            for d in sorted(faces_dir.iterdir()) if d.is_dir() and d.name != "groups"}
-
-
 def kiosk_frame(path: Path) -> bytes:
     image = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_COLOR)
     assert image is not None, path
@@ -205,11 +202,13 @@ def random_gallery(size: int, rng: np.random.Generator) -> Gallery:
     return Gallery(list(range(size)), rng.normal(0, 0.09, (size, DIM)).astype(np.float32))
 
 
-def bench_faces(faces_dir: Path, repeat: int, rng: np.random.Generator) -> tuple[float, float, float, int, float]:
+def bench_faces(faces_dirs: list[Path], strangers: list[Path], plot: Path | None, repeat: int,
+                rng: np.random.Generator) -> tuple[float, float, Outcome]:
     config = EngineConfig(workers=0)
     policy = MatchPolicy()
     load_models()
-    frame = kiosk_frame(faces_dir / "obama" / "obama1.jpg")
+    first = next(p for d in faces_dirs for p in sorted(d.rglob("*")) if p.suffix.lower() in (".jpg", ".png"))
+    frame = kiosk_frame(first)
     gallery_1k = random_gallery(1000, rng)
 
     def decide_frame() -> Decision:
@@ -239,8 +238,7 @@ def bench_faces(faces_dir: Path, repeat: int, rng: np.random.Generator) -> tuple
         search[size] = timed(search_once, 200, repeat)
         print(f"| {size:,} templates | {search[size]:.3f} |")
     print()
-    rank1, false_accepts = recognition(faces_dir, config, policy)
-    return face_ms, search[100_000], rank1, false_accepts, detect_ms
+    return face_ms, search[100_000], recognition(faces_dirs, strangers, config, policy, plot)
 
 
 async def pool_round_trip(frame: bytes, repeat: int) -> float:
@@ -260,85 +258,23 @@ async def pool_round_trip(frame: bytes, repeat: int) -> float:
         await engine.close()
 
 
-def recognition(faces_dir: Path, config: EngineConfig, policy: MatchPolicy) -> tuple[float, int]:
-    """Each person enrolled from their first photo; every other photo probed against everyone (closed
-    set: the nearest must be right, no one else accepted) and against everyone else (open set: the person
-    left out, nobody may be accepted)."""
-    people = photos(faces_dir)
-    owner = {p: ("obama" if name == "partial" else name) for name, ps in people.items() for p in ps}
-    analysed: dict[Path, FrameAnalysis] = {}
-    for path in owner:
-        found = analyse_image(path.read_bytes(), config, encode=True)
-        assert found is not None and len(found.faces) == 1, path
-        analysed[path] = found
-    vector = {p: a.faces[0].embedding for p, a in analysed.items()}
-    enrolled = {name: ps[0] for name, ps in people.items() if name != "partial"}
-    ids = {name: n for n, name in enumerate(enrolled, start=1)}
-    names = {n: name for name, n in ids.items()}
-    gallery = Gallery.of({ids[name]: vector[p] for name, p in enrolled.items()})  # type: ignore[misc]
-    probes = [p for p in owner if p not in enrolled.values()]
-
-    print("| probe | person | nearest | distance | other person nearest | gap | decision "
-          "| left out: nearest, decision |")
-    print("|---|---|---|---|---|---|---|---|")
-    right = false_accepts = 0
-    for path in probes:
-        person = owner[path]
-        embedding = vector[path]
-        assert embedding is not None
-        d = policy.decide(embedding, gallery)
-        assert d.best is not None
-        nearest = names[d.best.person_id]
-        right += nearest == person
-        if d.decision is Decision.ACCEPT and nearest != person:
-            false_accepts += 1
-        others = Gallery.of({ids[n]: vector[p] for n, p in enrolled.items() if n != person})  # type: ignore[misc]
-        o = policy.decide(embedding, others)
-        assert o.best is not None
-        false_accepts += o.decision is Decision.ACCEPT
-        edge = " (at edge)" if analysed[path].faces[0].problem else ""
-        runner = d.runner_up.distance if d.runner_up else float("nan")
-        print(f"| {path.parent.name}/{path.name}{edge} | {person} | {nearest} | {d.best.distance:.3f} | "
-              f"{runner:.3f} | {runner - d.best.distance:.3f} | {d.decision.value} | "
-              f"{names[o.best.person_id]} {o.best.distance:.3f}, {o.decision.value} |")
-    print()
-    same: list[tuple[float, Path, Path]] = []
-    other: list[tuple[float, Path, Path]] = []
-    for a, b in itertools.combinations(sorted(owner), 2):
-        va, vb = vector[a], vector[b]
-        assert va is not None and vb is not None
-        (same if owner[a] == owner[b] else other).append((float(np.linalg.norm(va - vb)), a, b))
-    whole = [s for s in same if "partial" not in (s[1].parent.name, s[2].parent.name)]
-    partial = [s for s in same if s not in whole]
-    print("| pairs of photos | count | min | median | max |")
-    print("|---|---|---|---|---|")
-    for label, pairs in (("same person", whole), ("same person, one partly hidden", partial),
-                         ("different people", other)):
-        ds = [d for d, _, _ in pairs]
-        print(f"| {label} | {len(ds)} | {min(ds):.3f} | {statistics.median(ds):.3f} | {max(ds):.3f} |")
-    print()
-    worst_same = max(whole)
-    closest = sorted(other)[:3]
-    print(f"largest same-person distance: {worst_same[0]:.3f} ({worst_same[1].name}, {worst_same[2].name})")
-    print("smallest different-person distances: " + ", ".join(f"{d:.3f} ({a.name}, {b.name})" for d, a, b in closest))
-    print(f"policy: threshold {policy.threshold}, margin {policy.margin}, confirm band up to "
-          f"{policy.threshold + policy.confirm_band:.2f}")
-    print()
-    return 100 * right / len(probes), false_accepts
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     default_faces = Path(os.environ.get("HOINGHI_FACES_DIR", Path(__file__).resolve().parents[3] / "shared" / "faces"))
-    parser.add_argument("--faces", type=Path, default=default_faces)
+    parser.add_argument("--faces", type=Path, action="append", help="a photo set (repeatable)")
+    parser.add_argument("--strangers", type=Path, action="append", default=[],
+                        help="every face in every picture here is a stranger (repeatable)")
+    parser.add_argument("--plot", type=Path, default=Path("docs/faces_distances.png"),
+                        help="the distance distributions drawn here (PNG)")
     parser.add_argument("--samples", type=int, default=50, help="QR frames per condition")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     rng = np.random.default_rng(2026)
     qr_ms, qr_success = bench_qr(args.samples, args.repeat, rng)
-    face_ms, search_ms, rank1, false_accepts, _ = bench_faces(args.faces, args.repeat, rng)
+    face_ms, search_ms, found = bench_faces(args.faces or [default_faces], args.strangers, args.plot, args.repeat, rng)
     print(f"qr_720p_ms={qr_ms:.2f} qr_success_pct={qr_success:.1f} face_ms={face_ms:.1f} "
-          f"search_100k_ms={search_ms:.3f} rank1_pct={rank1:.1f} false_accepts={false_accepts}")
+          f"search_100k_ms={search_ms:.3f} rank1_pct={found.rank1_pct:.1f} false_accepts={found.false_accepts} "
+          f"stranger_accepts={found.stranger_accepts} stranger_confirms={found.stranger_confirms}")
 
 
 if __name__ == "__main__":
