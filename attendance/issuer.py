@@ -93,9 +93,16 @@ class Credentials:
         raise RuntimeError("could not store a new signing key")
 
     async def withdraw(self, key_id: int) -> None:
-        """Stop accepting a key: every credential it signed is refused from now on (UNKNOWN_KEY)."""
+        """Stop accepting a key: every credential it signed is refused from now on (UNKNOWN_KEY); a withdrawn
+        current key is followed by a new one at the next issue. NotFound for a key that was never made."""
+        if key_id not in {k.key_id for k in await self.store.keys()}:
+            raise NotFound(f"no signing key {key_id}")
         await self.store.withdraw_key(key_id, self.clock())
         self._refreshed_mono = -1e9
+
+    async def keys(self) -> list[SigningKey]:
+        """Every signing key, withdrawn ones included, in id order."""
+        return await self.store.keys()
 
     async def public_keys(self) -> dict[int, Ed25519PublicKey]:
         await self._fresh()

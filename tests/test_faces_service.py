@@ -173,7 +173,7 @@ def test_templates_are_bound_to_their_person() -> None:
     sealer = Sealer("k" * 40)
     vector = np.linspace(-0.2, 0.2, 128, dtype=np.float32)
     sealed = seal_template(sealer, 5, vector)
-    assert len(sealed) == 12 + 5 + 128 * 4 + 16 and vector.tobytes() not in sealed
+    assert len(sealed) == 5 + 12 + 5 + 128 * 4 + 16 and vector.tobytes() not in sealed
     assert np.array_equal(open_template(sealer, 5, sealed), vector)
     assert seal_template(sealer, 5, vector) != sealed  # a fresh nonce every time
 

@@ -1,0 +1,270 @@
+"""Issue 13, headers, keys and limits, each tried through the real interfaces:
+
+- security headers on every answer (CSP, no framing, nosniff, Referrer-Policy, HSTS over HTTPS), and no
+  page of the demo breaking its own CSP in a real Chromium; a foreign page cannot frame the kiosk revoke or
+  the feedback-state page;
+- the data key: production refuses to start without its own; sealed blobs carry the key version (an old
+  key still opens them); `hoinghi keys rotate|withdraw` for the credential signing keys;
+- limits: a roster XLSX bounded in size and rows (a zip bomb refused whole, nothing imported), chunked
+  request bodies bounded like declared ones, a bad page number a 422;
+- SQL errors logged without their bound parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from playwright.sync_api import Page
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from attendance import tables as t
+from attendance.errors import InvalidRecord
+from attendance.keys import VERSIONED, Sealer, data_key_id
+from tests.browser import HOINGHI, chromium, hoinghi_server
+from tests.world import World, build_world, sign_in
+from web.app import create_app
+from web.bootstrap import Services
+from web.settings import Settings, SettingsError, load
+
+FRAMELESS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "same-origin"}
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+# -- 1. security headers ------------------------------------------------------------------------------
+def assert_protected(response: object) -> None:
+    headers = response.headers  # type: ignore[attr-defined]
+    for name, value in FRAMELESS.items():
+        assert headers.get(name) == value, (name, headers.get(name))
+    policy = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "'unsafe-eval'" not in policy
+    if headers["content-type"].startswith("text/html"):  # a page: its own scripts and styles, nothing inline
+        assert "default-src 'self'" in policy and "'unsafe-inline'" not in policy
+    else:  # JSON, a file: it loads nothing
+        assert policy.startswith("default-src 'none'")
+
+
+def test_every_answer_carries_the_security_headers(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    answers = [client.get("/login"), client.get("/static/app.css"), client.get("/api/me"),
+               client.get("/no/such/page"), client.get("/api/openapi.json")]
+    assert [a.status_code for a in answers] == [200, 200, 401, 404, 200]
+    sign_in(client, "clerk.c1")
+    kiosks = client.get(f"/halls/{world.halls['C1']}/kiosks")  # the kiosk revoke page
+    assert kiosks.status_code == 200 and "revoke" in kiosks.text
+    for answer in [*answers, kiosks]:
+        assert_protected(answer)
+        assert "strict-transport-security" not in answer.headers  # plain HTTP: HSTS would mean nothing
+
+
+def test_the_feedback_state_page_cannot_be_framed(world_client: tuple[TestClient, World]) -> None:
+    client, _ = world_client
+    sign_in(client, "member.a1")
+    sent = client.post("/me/feedback", data={"csrf": csrf_of(client.get("/me/feedback").text), "kind": "proposal",
+                                             "content": "Đề nghị tăng thời gian thảo luận."})
+    assert sent.status_code == 200
+    sign_in(client, "org.p")
+    listing = client.get("/feedback")
+    fid = re.search(r'href="/feedback/(\d+)"', listing.text)
+    assert fid
+    page = client.get(f"/feedback/{fid.group(1)}")
+    assert page.status_code == 200 and 'name="state"' in page.text
+    assert_protected(page)
+
+
+def test_hsts_only_over_https(app_settings: Settings) -> None:
+    with TestClient(create_app(app_settings), base_url="https://testserver") as client:
+        assert client.get("/login").headers["strict-transport-security"].startswith("max-age=31536000")
+    with TestClient(create_app(app_settings)) as client:
+        assert "strict-transport-security" not in client.get("/login").headers
+        behind_nginx = client.get("/login", headers={"X-Forwarded-Proto": "https"})  # not trusted in-process
+        assert "strict-transport-security" not in behind_nginx.headers
+    with TestClient(create_app(replace(app_settings, secure_cookies=True))) as client:
+        assert client.get("/login").headers["strict-transport-security"].startswith("max-age=31536000")
+        assert client.get("/api/me").headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+SKIP = re.compile(r"/logout|/lang/|\.pdf$|\.xlsx$|/file$|/delete$|/poster|/openapi|/media/(hls|recordings)")
+
+
+def watch(page: Page, violations: list[str]) -> None:
+    """Collect the page's CSP violations (Chromium reports each on the console) and its script errors."""
+    page.on("console", lambda m: violations.append(f"{page.url}: {m.text}")
+            if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: violations.append(f"{page.url}: {e}"))
+
+
+def crawl(page: Page, base: str, start: str, budget: int) -> list[str]:
+    """Open `start`, then the same-site pages it links to (one of each kind of path), breadth first."""
+    visited: list[str] = []
+    queue, seen = [start], {start}
+    while queue and len(visited) < budget:
+        path = queue.pop(0)
+        answer = page.goto(base + path)
+        assert answer is not None
+        if not answer.headers.get("content-type", "").startswith("text/html"):
+            continue
+        page.wait_for_timeout(300)  # let the page's scripts run (sockets, charts)
+        visited.append(path)
+        for href in page.eval_on_selector_all("a[href^='/']", "as => as.map(a => a.getAttribute('href'))"):
+            target = href.split("#")[0]
+            kind = re.sub(r"\d+", "N", target.split("?")[0])
+            if target and not SKIP.search(target) and kind not in seen:
+                seen.add(kind)
+                queue.append(target)
+    return visited
+
+
+@pytest.mark.browser
+def test_no_page_breaks_its_content_security_policy(tmp_path: Path) -> None:
+    """Every page an organiser and a participant reach by following links, and the kiosk, open in Chromium
+    without one CSP violation; a foreign site framing the sign-in or the kiosk page gets nothing of them."""
+    violations: list[str] = []
+    visited: list[str] = []
+    with hoinghi_server("demo", "--dir", str(tmp_path / "demo"), "--members", "1500",
+                        log=tmp_path / "demo.log") as base, chromium() as browser:
+        for username, start, budget in [("bantochuc.tinh", "/conferences", 40), ("daibieu", "/me", 12)]:
+            context = browser.new_context()
+            page = context.new_page()
+            watch(page, violations)
+            page.goto(base + "/login")
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", "hoinghi-demo")
+            page.click("button[type=submit]")
+            page.wait_for_load_state("load")
+            visited += crawl(page, base, start, budget)
+            context.close()
+        kiosk = browser.new_page()
+        watch(kiosk, violations)
+        visited += crawl(kiosk, base, "/kiosk", 1)
+
+        framer = browser.new_page()
+        framer.route("http://attacker.test/", lambda route: route.fulfill(
+            content_type="text/html", body=f'<iframe src="{base}/login"></iframe><iframe src="{base}/kiosk"></iframe>'))
+        framer.goto("http://attacker.test/")
+        framed = [f for f in framer.frames if f != framer.main_frame]
+        assert len(framed) == 2
+        for frame in framed:  # blocked: the frame holds Chromium's error page, not ours
+            frame.wait_for_load_state("load")
+            assert not frame.url.startswith(base) or frame.evaluate("document.querySelector('form, main')") is None
+    assert len(visited) >= 25, visited
+    assert not violations, violations
+
+
+# -- 2. keys --------------------------------------------------------------------------------------------
+SECRET = "s" * 40
+K1, K2 = "data-key-one-" + "1" * 30, "data-key-two-" + "2" * 30
+
+
+def hoinghi(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HOINGHI, *args], env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                                 "HOINGHI_SECRET_KEY": SECRET} | env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_production_refuses_to_start_without_a_data_key_of_its_own(tmp_path: Path) -> None:
+    db = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "HOINGHI_PRODUCTION": "true"}
+    for env in ({}, {"HOINGHI_DATA_KEY": SECRET}):
+        refused = hoinghi("serve", env=db | env)
+        assert refused.returncode == 2 and "HOINGHI_DATA_KEY" in refused.stderr, refused.stderr
+        assert refused.stderr.startswith("hoinghi: ") and len(refused.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.db").exists()  # refused before anything was touched
+    assert hoinghi("db", "upgrade", env=db | {"HOINGHI_DATA_KEY": K1}).returncode == 0
+    with pytest.raises(SettingsError, match="HOINGHI_OLD_DATA_KEYS"):
+        load({"HOINGHI_SECRET_KEY": SECRET, "HOINGHI_OLD_DATA_KEYS": "short"})
+
+
+def legacy_blob(data_key: str, purpose: str, plaintext: bytes) -> bytes:
+    """A blob as sealed before key ids: nonce and AES-GCM ciphertext, the purpose as associated data."""
+    key = HKDF(algorithm=SHA256(), length=32, salt=b"hoinghi", info=purpose.encode()).derive(data_key.encode())
+    nonce = os.urandom(12)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, purpose.encode())
+
+
+def test_sealed_blobs_name_their_data_key_so_it_can_rotate() -> None:
+    old, new = Sealer(K1), Sealer(K2, [K1])
+    sealed = old.seal("face-template", b"vector")
+    assert sealed[:1] == VERSIONED and sealed[1:5] == data_key_id(K1) == old.key_id
+    assert new.open("face-template", sealed) == b"vector"  # sealed with the old key, opened after rotation
+    resealed = new.seal("face-template", b"vector")
+    assert new.sealed_with(resealed) == data_key_id(K2) and new.sealed_with(sealed) == data_key_id(K1)
+    assert new.open("face-template", legacy_blob(K1, "face-template", b"old")) == b"old"  # before key ids
+    for wrong in (lambda: Sealer(K2).open("face-template", sealed),  # the old key was dropped
+                  lambda: new.open("credential-signing-key", sealed),  # another purpose
+                  lambda: new.open("face-template", sealed[:5] + bytes([sealed[5] ^ 1]) + sealed[6:])):
+        with pytest.raises(InvalidRecord):
+            wrong()
+
+
+def scan(client: TestClient, world: World, text: str) -> dict[str, object]:
+    answer = client.post("/api/checkins", headers={"Authorization": f"Bearer {world.kiosk_token}"},
+                         json={"session_id": world.session_id, "credential": text, "nonce": uuid.uuid4().hex})
+    assert answer.status_code == 200, answer.text
+    data: dict[str, object] = answer.json()
+    return data
+
+
+def qr_text(client: TestClient, person_id: int) -> str:
+    svc: Services = client.app.state.services  # type: ignore[attr-defined]
+    assert client.portal is not None
+    cred = client.portal.call(svc.credentials.issue, person_id)
+    return str(client.portal.call(svc.credentials.text, cred))
+
+
+def sealed_keys(client: TestClient) -> dict[int, bytes]:
+    svc: Services = client.app.state.services  # type: ignore[attr-defined]
+
+    async def read() -> dict[int, bytes]:
+        async with svc.engine.connect() as c:
+            rows = await c.execute(select(t.signing_keys.c.key_id, t.signing_keys.c.sealed_private_key))
+            return {r.key_id: r.sealed_private_key for r in rows}
+
+    assert client.portal is not None
+    return client.portal.call(read)
+
+
+def test_keys_rotate_and_withdraw_from_the_command_line(tmp_path: Path) -> None:
+    """The data key and the credential signing keys rotate; old credentials verify until their key is
+    withdrawn, then every kiosk refuses them."""
+    url = f"sqlite:///{tmp_path}/keys.db"
+    first = load({}, None, database_url=url, secret_key=SECRET, data_key=K1, password_time_cost=1,
+                 password_memory_kib=8192)
+    with TestClient(create_app(first)) as client:
+        assert client.portal is not None
+        world = client.portal.call(build_world, client.app.state.services)  # type: ignore[attr-defined]
+        old_text = qr_text(client, world.persons["A1"])
+        assert scan(client, world, old_text)["outcome"] == "accepted"
+    env = {"DATABASE_URL": url, "HOINGHI_DATA_KEY": K2, "HOINGHI_OLD_DATA_KEYS": K1}
+    rotated = hoinghi("keys", "rotate", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "signing key 2" in rotated.stdout and "\tverifies" in rotated.stdout and "\tcurrent" in rotated.stdout
+    second = replace(first, data_key=K2, old_data_keys=K1)
+    with TestClient(create_app(second)) as client:
+        blobs = sealed_keys(client)
+        assert Sealer(K2).sealed_with(blobs[2]) == data_key_id(K2)  # the new key sealed with the new data key
+        assert Sealer(K1).sealed_with(blobs[1]) == data_key_id(K1)
+        assert scan(client, world, old_text)["outcome"] == "repeat"  # key 1 still verifies
+        new_text = qr_text(client, world.persons["A2"])  # signed with key 2
+        assert scan(client, world, new_text)["outcome"] == "accepted"
+    withdrawn = hoinghi("keys", "withdraw", "1", env=env)
+    assert withdrawn.returncode == 0 and "\twithdrawn" in withdrawn.stdout, withdrawn.stderr
+    unknown = hoinghi("keys", "withdraw", "77", env=env)
+    assert unknown.returncode == 2 and unknown.stderr == "hoinghi: no signing key 77\n"
+    with TestClient(create_app(replace(first, data_key=K2))) as client:  # K1 dropped: key 1 is withdrawn anyway
+        refused = scan(client, world, old_text)
+        assert refused["outcome"] == "refused" and refused["reason"] == "unknown_key"
+        assert scan(client, world, new_text)["outcome"] == "repeat"
