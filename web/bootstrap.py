@@ -29,7 +29,7 @@ from conference.passwords import Passwords
 from conference.service import ConferenceService
 from conference.store import ConferenceStore
 from conference.store.jobs import JobStore
-from web import db
+from web import db, metrics
 from web.kiosk.vision import FramePool
 from web.live.bus import bus_from_url
 from web.live.hub import Hub
@@ -43,6 +43,7 @@ from web.usecases.biometrics import Biometrics, HallInvitees
 from web.usecases.cards import Cards
 from web.usecases.checkin import CheckIns
 from web.usecases.facts import ConferenceFacts
+from web.usecases.health import Health
 from web.usecases.reports import Reports
 
 
@@ -69,6 +70,7 @@ class Services:
     attendance: Attendance  # one session's attendance as every screen counts it; the hall page
     reports: Reports  # report tables, the result report, the audit view
     badge_jobs: BadgeJobs  # badge PDFs made in the background
+    health: Health  # /healthz, /readyz (web/routes/health.py); metrics in web/metrics.py
     checkins: CheckIns  # scans, uploads, faces -> check-in, undo, absence, headcount (web/usecases/checkin.py)
 
 
@@ -117,6 +119,10 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         biometrics = face_services(settings, engine, conference, facts, sealer)
         await biometrics.purge_expired()
         badge_jobs = BadgeJobs(JobStore(engine), BlobStore(settings.badges_path), utc_now)
+        ledger.observers.append(metrics.committed)
+        monitor = metrics.Monitor(hub, media)
+        await monitor.start()
+        health = Health(hub.hub_id, engine, settings.redis_url)
         try:
             yield Services(
                 settings=settings,
@@ -136,10 +142,13 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
                 attendance=attendance,
                 reports=Reports(conference, ledger_store, settings.zone, attendance),
                 badge_jobs=badge_jobs,
+                health=health,
                 checkins=CheckIns(conference, facts, ledger, credentials, settings.zone, utc_now),
             )
         finally:
             await badge_jobs.close()
+            await health.close()
+            await monitor.stop()
             await media.stop()
             await hub.stop()
             await biometrics.faces.engine.close()

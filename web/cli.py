@@ -65,8 +65,11 @@ def serve_app(settings: Settings) -> None:
     gc.set_threshold(50_000, 20, 100)
     from web.live.protocol import WS_MAX_SIZE
     from web.live.wire import WireProtocol
+    from web.logs import configure
 
+    log_config = configure(settings.log_format)  # once: timestamps, level, logger, message on stdout
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                log_config=log_config,
                 access_log=settings.access_log,
                 # X-Forwarded-* believed from nginx's address only (HOINGHI_FORWARDED_ALLOW_IPS; else 127.0.0.1)
                 proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips or None,

@@ -23,6 +23,7 @@ class Settings:
     database_url: str = "sqlite:///var/hoinghi.db"
     redis_url: str = ""  # empty: the in-process bus (one process)
     access_log: bool = False  # one log line per request (~50 µs each); nginx can log instead
+    log_format: str = "text"  # "text": time level logger message; "json": one JSON object a line (web/logs.py)
     hub_id: str = ""  # names this process on the bus; empty: hub-<pid>
     secret_key: str = ""  # signs session cookies
     data_key: str = ""  # seals data at rest (credential signing keys, face templates); the secret key if empty
@@ -91,6 +92,8 @@ class Settings:
         if self.data_key and len(self.data_key) < SECRET_MIN:
             raise SettingsError(f"HOINGHI_DATA_KEY must be at least {SECRET_MIN} characters")
         self._check_keys()
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"HOINGHI_LOG_FORMAT is text or json, not {self.log_format!r}")
         if self.wrong_hall not in ("accept", "refuse"):
             raise SettingsError(f"HOINGHI_WRONG_HALL is accept or refuse, not {self.wrong_hall!r}")
         if not 0 <= self.online_after_minutes <= 24 * 60:
@@ -157,6 +160,7 @@ ENVIRONMENT = {
     "REDIS_URL": "redis_url",
     "HOINGHI_HUB_ID": "hub_id",
     "HOINGHI_ACCESS_LOG": "access_log",
+    "HOINGHI_LOG_FORMAT": "log_format",
     "HOINGHI_SECRET_KEY": "secret_key",
     "HOINGHI_DATA_KEY": "data_key",
     "HOINGHI_OLD_DATA_KEYS": "old_data_keys",

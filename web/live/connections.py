@@ -16,6 +16,7 @@ from typing import Any
 
 from attendance.devices import Device
 from conference.accounts import User
+from web import metrics
 from web.live.protocol import Close, Rate
 from web.live.wire import Wire, encode
 
@@ -86,6 +87,8 @@ class Conn:
         """Close with `code` in the background; nothing more is sent to this client."""
         if not self.closing:
             self.closing = True
+            if code == Close.SLOW_CONSUMER:
+                metrics.SLOW_CLOSES.inc()
             if self.queue is not None:
                 self.queue.clear()
             spawn(self._closing(code, reason))

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from web import metrics
 from web.live.connections import Conn
 from web.live.protocol import Topic, TopicKind, frame
 from web.live.tally import SessionTally
@@ -125,13 +126,14 @@ async def fan_out(text: str, subscribers: list[Conn]) -> None:
     """One frame to many, encoded once; after each FANOUT_SLICE_SECONDS of writing the loop serves the
     rest (check-ins keep being answered while 10,000 dashboards are written to)."""
     encoded = encode(text)
-    started = time.perf_counter()
+    started = begun = time.perf_counter()
     for start in range(0, len(subscribers), FANOUT_STEP):
         if time.perf_counter() - started > FANOUT_SLICE_SECONDS:
             await asyncio.sleep(0)
             started = time.perf_counter()
         for conn in subscribers[start:start + FANOUT_STEP]:
             conn.push(text, encoded)
+    metrics.FANOUT.observe(time.perf_counter() - begun)
 
 
 def forget_idle(sessions: Iterable[LiveSession]) -> None:

@@ -12,6 +12,7 @@ someone). It wires the conference records (people, scope, invitations, audit) to
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -25,6 +26,7 @@ from conference.audit import AuditAction, AuditEntry
 from conference.errors import Forbidden, Invalid
 from conference.people import Person
 from conference.service import ConferenceService
+from web import metrics
 from web.usecases.cards import badge_unit_name
 from web.usecases.checkin import kiosk_hall
 from web.usecases.facts import ConferenceFacts
@@ -138,7 +140,9 @@ class Biometrics:
         """Who is at the kiosk, among its hall's invitees. Raises Busy while the kiosk's previous request
         is still being analysed. Every face named (accepted, or to confirm) is logged."""
         hall, _ = await kiosk_hall(self.roster.facts, device, session_id, hall_id)
+        started = time.perf_counter()
         found = await self._gated(device, lambda: self.faces.identify(session_id, hall, frames))
+        metrics.faces_decided([f.decision.decision.value for f in found.faces], time.perf_counter() - started)
         await self._log_named(device, session_id, hall, found)
         return found
 
@@ -188,7 +192,9 @@ class AuditedStream:
         self.inner = inner
 
     async def push(self, frame: Image, at: float) -> Identification | None:
+        started = time.perf_counter()
         found = await self.inner.push(frame, at)
         if found is not None:
+            metrics.faces_decided([f.decision.decision.value for f in found.faces], time.perf_counter() - started)
             await self.bio._log_named(self.device, self.session_id, self.hall_id, found)
         return found
