@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from attendance.errors import AttendanceError
 from conference.accounts import Role
 from conference.errors import ConferenceError, ImportRefused
+from web import face_calibrate
 from web.settings import Settings, SettingsError, load
 
 DEMO_DIR = Path("var/demo")
@@ -315,6 +316,8 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--name", help="display name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(func=cmd_user_add)
+
+    face_calibrate.add_parser(sub)  # hoinghi faces calibrate DIR (web/face_calibrate.py)
 
     keysp = sub.add_parser("keys", help="the credential (QR) signing keys")
     keysub = keysp.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

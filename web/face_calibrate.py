@@ -1,0 +1,94 @@
+"""`hoinghi faces calibrate DIR`: what face recognition does on a province's own consenting volunteers,
+before face check-in is switched on.
+
+DIR has one sub-folder per person (two or more photos each where possible). Every picture is analysed
+here, in memory; nothing is written but the plot. The command prints the genuine and impostor distance
+distributions, the closest different-person pairs, draws both (PNG), recommends a threshold and confirm
+ceiling (attendance/face_calibration.py: `recommend`), and says whether 1:N identification among
+`--population` enrolled people is safe: whether the chance that a stranger comes under the ceiling of
+someone stays within `--risk`, as far as this many impostor pairs can vouch for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from attendance.face_calibration import DEFAULT_RISK, Recommendation, Summary, distributions, recommend
+from attendance.face_match import DEFAULT_CONFIRM_BAND
+
+
+def _row(label: str, values: list[float]) -> str:
+    s = Summary.of(values)
+    if s is None:
+        return f"| {label} | 0 | | | |"
+    return f"| {label} | {s.count} | {s.low:.3f} | {s.median:.3f} | {s.high:.3f} |"
+
+
+def verdict(r: Recommendation) -> str:
+    if r.identification_safe:
+        return (f"1:N identification among {r.population} people: safe (a stranger is named with a chance of at "
+                f"most {100 * r.stranger_risk:.1f} %, within {100 * r.risk:.0f} %)")
+    return (f"1:N identification among {r.population} people: NOT safe on this evidence (a stranger could be "
+            f"named with a chance of up to {100 * r.stranger_risk:.0f} %; {r.impostor_pairs} different-person pairs "
+            f"vouch for galleries of at most {r.largest_safe_population} people). Use QR with 1:1 face "
+            "verification, or calibrate on more volunteers")
+
+
+def calibrate(directory: Path, plot: Path, population: int, risk: float, confirm_band: float) -> Recommendation:
+    from attendance.face_engine import EngineConfig  # OpenCV and dlib: only for this command
+    from attendance.face_photos import read_set, samples
+    from attendance.face_plot import Panel, draw
+
+    photos = read_set(directory, EngineConfig(workers=0), groups=False)
+    found = samples(photos)
+    unusable = [p.label for p in photos if p.person is not None and (len(p.faces) != 1 or p.faces[0].embedding is None)]
+    people = sorted({s.person for s in found})
+    if len(people) < 2:
+        raise ValueError(f"{directory}: photos of at least two people are needed, found {len(people)}")
+    measured = distributions(found)
+    r = recommend(measured, confirm_band, population, risk)
+    print(f"{directory}: {len(people)} people, {len(found)} photos with one usable face"
+          + (f"; left out (not exactly one usable face): {', '.join(unusable)}" if unusable else ""))
+    print()
+    print("| pairs of photos | count | min | median | max |")
+    print("|---|---|---|---|---|")
+    print(_row("same person", measured.genuine_distances))
+    print(_row("different people", measured.impostor_distances))
+    print()
+    print("closest different people: " + ", ".join(f"{p.distance:.3f} ({p.a}, {p.b})" for p in measured.impostor[:5]))
+    if measured.genuine:
+        worst = measured.genuine[-1]
+        print(f"farthest same person: {worst.distance:.3f} ({worst.a}, {worst.b})")
+    print()
+    print(f"recommended: HOINGHI_FACE_THRESHOLD={r.threshold:.2f} HOINGHI_FACE_CONFIRM_BAND={confirm_band:.2f} "
+          f"(nobody named at or above {r.ceiling:.2f}, {r.impostors_under_ceiling} different-person pairs under it)")
+    print(f"same-person pairs accepted at that threshold: {r.genuine_accepted} of {r.genuine_total}")
+    print(verdict(r))
+    plot.write_bytes(draw([Panel(directory.name, measured.genuine_distances, measured.impostor_distances)],
+                          r.threshold, r.ceiling))
+    print(f"plot: {plot}")
+    return r
+
+
+def command(args: argparse.Namespace) -> None:
+    try:
+        calibrate(args.dir, args.plot, args.population, args.risk, args.confirm_band)
+    except (ValueError, OSError) as e:
+        print(f"hoinghi: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    faces = sub.add_parser("faces", help="face recognition")
+    facesub = faces.add_subparsers(dest="faces_command", required=True)
+    cal = facesub.add_parser("calibrate", help="distances, plot and a recommended threshold from a folder of "
+                                               "volunteers' photos (one sub-folder per person)")
+    cal.add_argument("dir", type=Path)
+    cal.add_argument("--plot", type=Path, default=Path("face_calibration.png"), help="the PNG drawn")
+    cal.add_argument("--population", type=int, default=500, help="enrolled people one kiosk searches (1:N)")
+    cal.add_argument("--risk", type=float, default=DEFAULT_RISK,
+                     help="accepted chance that a stranger is named (default 0.05)")
+    cal.add_argument("--confirm-band", type=float, default=DEFAULT_CONFIRM_BAND)
+    cal.set_defaults(func=command)
