@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -135,3 +137,19 @@ def test_readyz_is_503_while_the_store_is_unreachable(relayed: tuple[Relay, Sett
             time.sleep(0.2)
         assert back.json()["store"] is True
         assert "hoinghi_ready 1.0" in client.get("/metrics").text
+
+
+def test_promtool_accepts_the_prometheus_config_and_the_dashboard_is_provisioned() -> None:
+    """deploy/monitoring/: Prometheus scrapes every hub of the compose file; Grafana's dashboard parses."""
+    root = Path(__file__).resolve().parent.parent / "deploy" / "monitoring"
+    dashboard = json.loads((root / "grafana/dashboards/conference-day.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    assert all(m in exprs for m in ("hoinghi_checkins_total", "hoinghi_halls_online", "hoinghi_ready"))
+    config = (root / "prometheus.yml").read_text()
+    assert all(f"hub{i}:8000" in config for i in (1, 2, 3))
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus: apt-get install -y prometheus)")
+    checked = subprocess.run([promtool, "check", "config", str(root / "prometheus.yml")], capture_output=True,
+                             text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
