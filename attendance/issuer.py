@@ -29,6 +29,29 @@ VALIDITY = timedelta(days=5 * 365)
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What a credential is good for: one conference during its dates, or (conference 0, only by an explicit
+    choice: `any_conference`) any conference for five years."""
+
+    conference_id: int
+    valid_from: datetime
+    valid_until: datetime
+
+    def fits(self, cred: IssuedCredential) -> bool:
+        """Whether a live credential already serves this scope (a conference's: covering all its dates)."""
+        if cred.revoked_at is not None or cred.conference_id != self.conference_id:
+            return False
+        if self.conference_id == 0:
+            return cred.valid_until > self.valid_from
+        return cred.valid_from <= self.valid_from and cred.valid_until >= self.valid_until
+
+
+def any_conference(now: datetime) -> Scope:
+    """An any-conference credential (a standing card), valid five years: never the default."""
+    return Scope(0, now.replace(microsecond=0), now.replace(microsecond=0) + VALIDITY)
+
+
+@dataclass(frozen=True)
 class OfflineBundle:
     """What a kiosk needs to verify credentials by itself while the network is down."""
 
@@ -109,11 +132,15 @@ class Credentials:
         return dict(self._public)
 
     # -- credentials --------------------------------------------------------------------------------
-    async def issue(self, person_id: int, conference_id: int = 0) -> IssuedCredential:
-        """A new credential for the person; their earlier ones (same scope) are revoked: a lost card."""
+    async def issue(self, person_id: int, scope: Scope | None = None) -> IssuedCredential:
+        """A new credential for the person; their earlier ones (same scope) are revoked: a lost card. No scope
+        is any conference (the command line, tests); the product always names one (web/usecases/cards.py)."""
         key_id, _ = await self._signing_key()
         now = self.clock().replace(microsecond=0)
-        cred = IssuedCredential(os.urandom(8).hex(), person_id, key_id, conference_id, now, now + VALIDITY, now)
+        scope = scope or any_conference(now)
+        conference_id = scope.conference_id
+        cred = IssuedCredential(os.urandom(8).hex(), person_id, key_id, conference_id, scope.valid_from,
+                                scope.valid_until, now)
         await self.store.add_credential(cred, replace_person_credentials=True)
         self._registry[cred.credential_id] = cred
         for other in list(self._registry.values()):
@@ -124,16 +151,19 @@ class Credentials:
                     other.valid_until, other.issued_at, now)
         return cred
 
-    async def current(self, person_ids: list[int]) -> dict[int, IssuedCredential]:
-        """Each person's live any-conference credential, issuing one for whoever has none."""
+    async def current(self, person_ids: list[int], scope: Scope | None = None) -> dict[int, IssuedCredential]:
+        """Each person's live credential for `scope` (a conference and its dates; None: any conference, as
+        `issue`), issuing one for whoever has none that fits."""
         key_id, _ = await self._signing_key()
+        scope = scope or any_conference(self.clock())
         live: dict[int, IssuedCredential] = {}
         for cred in await self.store.credentials_of(person_ids):
-            if cred.revoked_at is None and cred.conference_id == 0:
+            if scope.fits(cred):
                 live[cred.person_id] = cred
         missing = [p for p in dict.fromkeys(person_ids) if p not in live]
         now = self.clock().replace(microsecond=0)
-        new = [IssuedCredential(os.urandom(8).hex(), p, key_id, 0, now, now + VALIDITY, now) for p in missing]
+        new = [IssuedCredential(os.urandom(8).hex(), p, key_id, scope.conference_id, scope.valid_from,
+                                scope.valid_until, now) for p in missing]
         if new:
             await self.store.add_credentials(new)
         for cred in new:

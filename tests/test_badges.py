@@ -164,7 +164,7 @@ def test_staff_views_of_a_code_are_scoped_and_logged(world_client: tuple[TestCli
     assert client.get(f"/api/persons/{world.persons['B1']}/qr.png").status_code == 403
     assert client.portal is not None
     entries: list[AuditEntry] = client.portal.call(services_of(client).conference.store.audit_entries)
-    assert any(e.action is AuditAction.VIEW_PEOPLE and e.subject == f"person:{world.persons['A2']}"
+    assert any(e.action is AuditAction.VIEW_CREDENTIAL and e.subject == f"person:{world.persons['A2']}"
                for e in entries)
 
 

@@ -4,12 +4,16 @@ HTTP or WebSocket interface of the app: the attack is tried and seen refused, an
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.testclient import TestClient
 
 from conference.accounts import Role
 from conference.audit import AuditAction
+from conference.conferences import ConferenceMode
+from conference.halls import Channel, HallRole, Invitation
+from tests.test_badges import decode_png
 from tests.test_checkin_api import qr_text
 from tests.test_live import hello, ticket
 from tests.test_media_signalling import offer, reply
@@ -142,3 +146,47 @@ def test_a_kiosk_cannot_walk_person_ids_to_collect_names(world_client: tuple[Tes
     refused = client.post("/api/checkins", json={"session_id": sid, "credential": old}, headers=kiosk)
     assert refused.json()["outcome"] == "refused" and refused.json()["person"] is None
     assert "Bình" not in refused.text
+
+
+# -- hole 8: QR credentials for one conference and its dates; QR fetch and badges for those who hand out cards --
+def test_a_card_is_good_for_its_conference_and_dates_only_and_fetching_it_is_limited_and_audited(
+        world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    svc, a1 = services(client), world.persons["A1"]
+    sign_in(client, "member.a1")
+    [text] = decode_png(client.get(f"/api/persons/{a1}/qr.png").content)
+
+    async def another_conference() -> tuple[int, str, datetime]:
+        org = await svc.conference.store.user_with_hash("org.p")
+        assert org is not None
+        conf = await svc.conference.create_conference(org[0], "Hội nghị khác", "Khác", ConferenceMode.PRESENTER,
+                                                      world.units["P"])
+        start = datetime.now(UTC) + timedelta(minutes=30)
+        session = await svc.conference.add_session(org[0], conf.id, "Buổi khác", start, start + timedelta(hours=2))
+        hall = await svc.conference.add_hall(org[0], conf.id, world.units["C1"], "", HallRole.PARTICIPATING,
+                                             Channel.IN_PERSON)
+        await svc.conference.store.invite([Invitation(conf.id, a1, hall.id)])
+        code, _ = await svc.devices.issue_enrolment_code(hall.id, org[0].id)
+        _, token = await svc.devices.enrol(code, "Kiosk khác")
+        first = await svc.conference.store.sessions_of(world.conference_id)
+        return session.id, token, max(s.checkin_closes_at for s in first)
+
+    other_session, other_kiosk, closes = call(client, another_conference)
+    replayed = client.post("/api/checkins", json={"session_id": other_session, "credential": text},
+                           headers={"Authorization": f"Bearer {other_kiosk}"})
+    assert replayed.json()["outcome"] == "refused" and replayed.json()["reason"] == "wrong_conference"
+    [cred] = [c for c in call(client, svc.credentials.store.credentials_of, [a1]) if c.revoked_at is None]
+    assert cred.conference_id == world.conference_id and cred.valid_until <= closes
+    here = client.post("/api/checkins", json={"session_id": world.session_id, "credential": text},
+                       headers={"Authorization": f"Bearer {world.kiosk_token}"})
+    assert here.json()["outcome"] == "accepted"
+
+    # a hall chair sees the hall's people but does not hand out cards; a clerk does, and it is audited
+    csrf = sign_in(client, "chair.c1")
+    assert client.get(f"/api/persons/{a1}/qr.png").status_code == 403
+    assert client.get(f"/api/persons/{a1}/qr.svg").status_code == 403
+    assert client.post(f"/halls/{world.halls['C1']}/badges", data={"csrf": csrf}).status_code == 403
+    assert not audited(client, AuditAction.VIEW_CREDENTIAL)
+    sign_in(client, "clerk.c1")
+    assert client.get(f"/api/persons/{a1}/qr.svg").status_code == 200
+    assert [e.subject for e in audited(client, AuditAction.VIEW_CREDENTIAL)] == [f"person:{a1}"]

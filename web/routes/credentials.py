@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from web.bootstrap import services
 from web.http.auth import api_user, current_user
-from web.http.decoding import path_int
+from web.http.decoding import path_int, query_int
 from web.http.encoding import ok
 from web.http.templating import render
 from web.render import qr
@@ -33,13 +33,19 @@ async def my_qr(request: Request) -> Response:
     return response
 
 
+async def person_text(request: Request) -> str:
+    """A person's QR text for staff who hand out cards (audited), for `?conference_id=` or their coming one."""
+    return await services(request).cards.text(await api_user(request), path_int(request, "pid"),
+                                              query_int(request, "conference_id", 0) or None)
+
+
 async def person_qr_png(request: Request) -> Response:
-    text = await services(request).cards.text(await api_user(request), path_int(request, "pid"))
+    text = await person_text(request)
     return Response(await asyncio.to_thread(qr.png, text), media_type="image/png", headers=NO_STORE)
 
 
 async def person_qr_svg(request: Request) -> Response:
-    text = await services(request).cards.text(await api_user(request), path_int(request, "pid"))
+    text = await person_text(request)
     return Response(await asyncio.to_thread(qr.svg, text), media_type="image/svg+xml", headers=NO_STORE)
 
 

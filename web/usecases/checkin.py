@@ -39,6 +39,7 @@ from conference.accounts import Action, User, in_scope
 from conference.errors import Forbidden, Invalid
 from conference.service import ConferenceService
 from web.i18n import verdict_message
+from web.usecases.cards import card_scope
 from web.usecases.facts import ConferenceFacts, PersonCard
 
 NONCE_STEM = 40  # of a request's nonce, kept in the nonce of each face it checks in
@@ -271,7 +272,7 @@ class CheckIns:
         """What a kiosk keeps to go on checking people in while offline: keys, revocations, its hall's roster."""
         hall_id, rules = await kiosk_hall(self.facts, device, session_id)
         invited = [p for p, h in (await self.facts.invited(rules.conference_id)).items() if h == hall_id]
-        creds = await self.credentials.current(invited)
+        creds = await self.credentials.current(invited, await card_scope(self.conference, rules.conference_id))
         cards = await self.facts.cards(invited)
         keys = await self.credentials.bundle()
         return KioskBundle(rules, hall_id, keys.generated_at, {str(k): v.hex() for k, v in keys.public_keys.items()},
