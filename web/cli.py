@@ -263,6 +263,9 @@ def cmd_tls_selfsigned(args: argparse.Namespace) -> None:
     """A local CA (kept and reused) and a server certificate for nginx (web/tls.py)."""
     from web.tls import TlsError, selfsigned
 
+    if args.if_missing and (args.out / "server.crt").is_file() and (args.out / "server.key").is_file():
+        print(f"hoinghi: {args.out} already holds a server certificate; kept")
+        return
     try:
         issued = selfsigned(args.out, args.host or [], args.ip or [])
     except TlsError as e:
@@ -349,6 +352,8 @@ def parser() -> argparse.ArgumentParser:
     selfp.add_argument("--host", action="append", help="a DNS name of the server (repeatable)")
     selfp.add_argument("--ip", action="append", help="an IP address of the server (repeatable)")
     selfp.add_argument("--out", type=Path, default=Path("tls"), help="the directory (default ./tls)")
+    selfp.add_argument("--if-missing", action="store_true",
+                       help="do nothing if the directory holds a server certificate (yours or an earlier one)")
     selfp.set_defaults(func=cmd_tls_selfsigned)
     return top
 

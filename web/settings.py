@@ -60,6 +60,11 @@ class Settings:
     hls_segment_seconds: int = 2  # 1 to 6
     record_broadcasts: bool = True  # keep an MP4 of every broadcast
     media_max_viewers: int = 150  # WebRTC viewers of one session on one process; beyond, they get HLS
+    # behind nginx (README, Deployment)
+    forwarded_allow_ips: str = ""  # IPs or networks whose X-Forwarded-* are trusted (nginx's); empty: 127.0.0.1
+    turn_urls: str = ""  # the TURN server's turn: URLs, comma-separated; browsers and hubs relay media through it
+    turn_secret: str = ""  # its static-auth-secret: hubs hand out credentials signed with it (TURN REST API)
+    turn_ttl_seconds: int = 43200  # how long such a credential lasts (a conference day, as a sign-in)
 
     @property
     def documents_path(self) -> Path:
@@ -104,6 +109,7 @@ class Settings:
         if not 0 < self.port < 65536:
             raise SettingsError(f"port must be 1 to 65535, not {self.port}")
         self._check_media()
+        self._check_front()
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -135,6 +141,28 @@ class Settings:
             raise SettingsError(f"HOINGHI_HLS_SEGMENT_SECONDS is 1 to 6, not {self.hls_segment_seconds}")
         if self.media_max_viewers < 1:
             raise SettingsError("HOINGHI_MEDIA_MAX_VIEWERS must be at least 1")
+
+    def _check_front(self) -> None:
+        import ipaddress
+
+        for item in (a.strip() for a in self.forwarded_allow_ips.split(",") if a.strip()):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise SettingsError(f"HOINGHI_FORWARDED_ALLOW_IPS names addresses or networks (nginx's), "
+                                    f"not {item!r}") from None
+        from web.media.ice import parse_turn
+
+        try:
+            parse_turn(self.turn_urls, self.turn_secret, self.turn_ttl_seconds)
+        except ValueError as e:
+            raise SettingsError(f"HOINGHI_TURN_URLS: {e}") from None
+        if bool(self.turn_urls) != bool(self.turn_secret):
+            raise SettingsError("HOINGHI_TURN_URLS and HOINGHI_TURN_SECRET go together")
+        if self.turn_secret and len(self.turn_secret) < SECRET_MIN:
+            raise SettingsError(f"HOINGHI_TURN_SECRET must be at least {SECRET_MIN} characters")
+        if not 60 <= self.turn_ttl_seconds <= 7 * 86400:
+            raise SettingsError("HOINGHI_TURN_TTL_SECONDS must be 60 to 604800")
 
     def _check_face(self) -> None:
         if not 0.2 <= self.face_threshold <= 1.0:
@@ -192,6 +220,10 @@ ENVIRONMENT = {
     "HOINGHI_HLS_SEGMENT_SECONDS": "hls_segment_seconds",
     "HOINGHI_RECORD_BROADCASTS": "record_broadcasts",
     "HOINGHI_MEDIA_MAX_VIEWERS": "media_max_viewers",
+    "HOINGHI_FORWARDED_ALLOW_IPS": "forwarded_allow_ips",
+    "HOINGHI_TURN_URLS": "turn_urls",
+    "HOINGHI_TURN_SECRET": "turn_secret",
+    "HOINGHI_TURN_TTL_SECONDS": "turn_ttl_seconds",
 }
 
 
@@ -220,8 +252,20 @@ def _coerce(name: str, value: Any) -> Any:
         raise SettingsError(f"setting {name}: {value!r} is not a valid {kind}") from None
 
 
+def _from_file(env: str, environ: Mapping[str, str]) -> str:
+    path = Path(environ[env + "_FILE"])
+    if environ.get(env):
+        raise SettingsError(f"give {env} or {env}_FILE, not both")
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(f"{env}_FILE: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+
+
 def load(environ: Mapping[str, str], toml_file: Path | None = None, **overrides: Any) -> Settings:
-    """Defaults, then the TOML file, then the environment, then explicit overrides; checked."""
+    """Defaults, then the TOML file, then the environment, then explicit overrides; checked. Each variable
+    may instead name a file holding its value, `<NAME>_FILE` (Docker secrets: HOINGHI_SECRET_KEY_FILE=
+    /run/secrets/secret_key); giving both is an error."""
     values: dict[str, Any] = {}
     if toml_file is not None:
         try:
@@ -236,7 +280,9 @@ def load(environ: Mapping[str, str], toml_file: Path | None = None, **overrides:
             raise SettingsError(f"settings file {toml_file}: unknown keys {', '.join(unknown)}")
         values.update({k: _coerce(k, v) for k, v in data.items()})
     for env, name in ENVIRONMENT.items():
-        if env in environ and environ[env] != "":
+        if environ.get(env + "_FILE"):
+            values[name] = _coerce(name, _from_file(env, environ))
+        elif env in environ and environ[env] != "":
             values[name] = _coerce(name, environ[env])
     values.update({k: v for k, v in overrides.items() if v is not None})
     return replace(Settings(), **values).check()

@@ -5,12 +5,14 @@ checked by `access` first. The routes (web/routes/media.py) decode, call one of 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attendance.devices import Device
 from conference.accounts import User
 from web.media.broadcast import quiet_state
+from web.media.ice import ice_for
 
 if TYPE_CHECKING:
     from web.media.service import MediaService
@@ -30,7 +32,8 @@ class MediaApi:
         config = self.media.config
         broadcast = self.media.broadcasts.get(audience.session_id)
         state = self.media.state(broadcast) if broadcast is not None else quiet_state(audience.session_id)
-        return {**state, "ice_servers": [s.as_dict() for s in config.ice_servers], "codec": config.video_codec,
+        servers = ice_for(config.ice_servers, config.turn, time.time())  # TURN credentials of this moment
+        return {**state, "ice_servers": [s.as_dict() for s in servers], "codec": config.video_codec,
                 "heartbeat_s": HEARTBEAT_SECONDS,
                 "may_publish": await self.access.may_present(audience.user, audience),
                 "may_control": await self.access.may_control(audience.user, audience)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 
 import aioice.ice
@@ -28,7 +29,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from web.media import tap
 from web.media.frames import Kind
-from web.media.ice import IceServer
+from web.media.ice import IceServer, Turn, ice_for
 
 SDP_MAX = 15_000  # the hub takes frames up to 16 KiB
 ORIGINAL_HOST_ADDRESSES = aioice.ice.get_host_addresses
@@ -74,8 +75,10 @@ def check_offer(sdp: str) -> None:
 class Peers:
     """Builds answering peer connections with the deployment's ICE servers and video codec."""
 
-    def __init__(self, ice_servers: list[IceServer], video_codec: str = "H264", lean_rtp: bool = True) -> None:
+    def __init__(self, ice_servers: list[IceServer], video_codec: str = "H264", lean_rtp: bool = True,
+                 turn: Turn | None = None) -> None:
         self.ice_servers = ice_servers
+        self.turn = turn
         self.video_codec = video_codec
         self.lean_rtp = lean_rtp  # tap.relay_rtp: the relay's own RTP loop (False: aiortc's)
         self.preferences = {Kind.VIDEO: _capabilities("video", video_codec), Kind.AUDIO: _capabilities("audio", "opus")}
@@ -84,7 +87,7 @@ class Peers:
 
     def connection(self) -> RTCPeerConnection:
         return RTCPeerConnection(RTCConfiguration(iceServers=[
-            RTCIceServer(s.urls, s.username, s.credential) for s in self.ice_servers]))
+            RTCIceServer(s.urls, s.username, s.credential) for s in ice_for(self.ice_servers, self.turn, time.time())]))
 
     async def _answer(self, pc: RTCPeerConnection, offer: str) -> str:
         try:

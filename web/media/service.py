@@ -30,7 +30,7 @@ from web.media.api import MediaApi
 from web.media.broadcast import Broadcast, Connection, Peer, PeerRole
 from web.media.errors import MediaRefused
 from web.media.frames import Kind
-from web.media.ice import IceServer
+from web.media.ice import IceServer, Turn
 from web.media.peers import OfferRefused, Peers, announce_addresses, close_quietly
 from web.media.recordings import HLS_KEEP_SECONDS, Recordings
 from web.media.relay import Channel, Source
@@ -64,6 +64,7 @@ class MediaConfig:
     max_viewers: int = 150
     audio: bool = True  # AAC audio in HLS and recordings
     lean_rtp: bool = True  # viewers' RTP sent by tap.relay_rtp rather than aiortc's loop (benchmarks compare)
+    turn: Turn | None = None  # the deployment's TURN server: fresh credentials for each peer connection
 
 
 class MediaService:
@@ -76,7 +77,7 @@ class MediaService:
         self.signalling = Signalling(self)
         self.api = MediaApi(self)
         self.clock = clock
-        self.peers = Peers(config.ice_servers, config.video_codec, config.lean_rtp)
+        self.peers = Peers(config.ice_servers, config.video_codec, config.lean_rtp, config.turn)
         self.broadcasts: dict[int, Broadcast] = {}
         self.open_peers: dict[str, Peer] = {}  # by id, of every broadcast
         self._tasks: set[asyncio.Task[Any]] = set()
