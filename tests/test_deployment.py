@@ -136,7 +136,8 @@ def test_nginx_and_coturn_wiring() -> None:
     assert "tls:/srv/tls" in services["tls"]["volumes"] and services["tls"]["command"][-3:] == ["--out", "/srv/tls",
                                                                                              "--if-missing"]
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    assert "ssl_certificate /etc/nginx/tls/server.crt;" in conf and "ssl_certificate_key /etc/nginx/tls/server.key;" in conf
+    assert "ssl_certificate /etc/nginx/tls/server.crt;" in conf
+    assert "ssl_certificate_key /etc/nginx/tls/server.key;" in conf
     coturn = services["coturn"]
     assert coturn["image"].startswith("coturn/coturn:")
     assert "--use-auth-secret" in coturn["command"]
@@ -285,7 +286,7 @@ def allocate(port: int, username: str, password: str) -> tuple[str, int]:
     """A TURN allocation over UDP (aioice, as aiortc makes it): the relayed address."""
 
     async def go() -> tuple[str, int]:
-        transport, protocol = await aioice.turn.create_turn_endpoint(
+        transport, _ = await aioice.turn.create_turn_endpoint(
             asyncio.DatagramProtocol, server_addr=("127.0.0.1", port), username=username, password=password,
             lifetime=60, channel_refresh_time=60)
         try:
