@@ -1,11 +1,12 @@
-"""deploy/nginx.conf in front of a real server: HLS segments and playlists are cached and served by nginx
-(a segment reaches the hub once), and the session's media routes reach a hub."""
+"""deploy/nginx.conf in front of a real server, over its TLS: HLS segments and playlists are cached and
+served by nginx (a segment reaches the hub once), and the session's media routes reach a hub."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import free_port, hoinghi_server, wait_for_http
+from tests.browser import free_port, hoinghi_server
+from web.tls import selfsigned
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -22,9 +24,9 @@ SECRET = "media-nginx-secret-key-0123456789abcdef"
 KEY = "k3y-Of-a-Broadcast_0123456789"
 
 
-def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+def fetch(url: str, context: ssl.SSLContext) -> tuple[int, dict[str, str], bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
     except urllib.error.HTTPError as e:
         return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
@@ -53,31 +55,48 @@ def test_nginx_caches_the_hls_files_of_a_session(tmp_path: Path, monkeypatch: py
         if os.geteuid() == 0:  # workers would otherwise run as nobody, who cannot write the test's cache
             conf = "user root;\n" + conf
         conf = re.sub(r"proxy_cache_path /tmp/(\S+)", lambda m: f"proxy_cache_path {tmp_path}/{m.group(1)}", conf)
-        conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+        conf = conf.replace("listen 8443 ssl;", f"listen 127.0.0.1:{port} ssl;")
+        conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{free_port()};")
+        selfsigned(tmp_path / "tls", ["localhost"], ["127.0.0.1"])
+        conf = conf.replace("/etc/nginx/tls/", f"{tmp_path}/tls/")
+        trust = ssl.create_default_context(cafile=str(tmp_path / "tls" / "ca.crt"))  # the test's own CA only
+
+        def get(url: str) -> tuple[int, dict[str, str], bytes]:
+            return fetch(url, trust)
+
         (tmp_path / "nginx.conf").write_text(conf)
         (tmp_path / "hoinghi-upstreams.conf").write_text(f"server {base.removeprefix('http://')};\n")
         nginx = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path),
                                   "-g", "daemon off;"], stderr=subprocess.DEVNULL)
         try:
-            front = f"http://127.0.0.1:{port}"
-            wait_for_http(front + "/login", nginx, 20)
+            front = f"https://127.0.0.1:{port}"
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if get(front + "/login")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                assert nginx.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
             url = f"{front}/media/hls/12/{KEY}/7.ts"
-            first, second = fetch(url), fetch(url)
+            first, second = get(url), get(url)
             assert first[0] == second[0] == 200 and first[2] == second[2] == segment
             assert first[1]["x-cache"] == "MISS" and second[1]["x-cache"] == "HIT"
             assert "immutable" in second[1]["cache-control"] and second[1]["content-type"] == "video/mp2t"
+            assert second[1]["strict-transport-security"] == "max-age=31536000"  # HSTS here too
 
             playlist = f"{front}/media/hls/12/{KEY}/index.m3u8"
-            assert fetch(playlist)[1]["x-cache"] == "MISS"
-            assert fetch(playlist)[1]["x-cache"] == "HIT"  # the same second: from the cache
+            assert get(playlist)[1]["x-cache"] == "MISS"
+            assert get(playlist)[1]["x-cache"] == "HIT"  # the same second: from the cache
             time.sleep(2.2)  # past max-age=1 (nginx counts whole seconds)
-            again = fetch(playlist)  # expired: served (stale) while nginx refreshes it in the background
+            again = get(playlist)  # expired: served (stale) while nginx refreshes it in the background
             assert again[0] == 200 and again[2].startswith(b"#EXTM3U") and again[1]["x-cache"] in ("STALE", "UPDATING",
                                                                                                    "EXPIRED")
 
-            missing = fetch(f"{front}/media/hls/12/{KEY}/8.ts")
+            missing = get(f"{front}/media/hls/12/{KEY}/8.ts")
             assert missing[0] == 404 and missing[1]["x-cache"] == "MISS"
-            assert fetch(f"{front}/api/sessions/12/media")[0] == 401  # the session's hub answers (sign in first)
+            assert get(f"{front}/api/sessions/12/media")[0] == 401  # the session's hub answers (sign in first)
         finally:
             nginx.terminate()
             nginx.wait(timeout=10)
