@@ -60,6 +60,14 @@ class Summary:
         return cls(len(values), min(values), statistics.median(values), max(values))
 
 
+def table_row(label: str, values: Sequence[float]) -> str:
+    """A Markdown row: label, count, min, median, max."""
+    s = Summary.of(values)
+    if s is None:
+        return f"| {label} | 0 | | | |"
+    return f"| {label} | {s.count} | {s.low:.3f} | {s.median:.3f} | {s.high:.3f} |"
+
+
 @dataclass(frozen=True)
 class Distributions:
     genuine: tuple[Pair, ...]  # sorted by distance

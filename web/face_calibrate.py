@@ -15,15 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from attendance.face_calibration import DEFAULT_RISK, Recommendation, Summary, distributions, recommend
+from attendance.face_calibration import DEFAULT_RISK, Recommendation, distributions, recommend, table_row
 from attendance.face_match import DEFAULT_CONFIRM_BAND
-
-
-def _row(label: str, values: list[float]) -> str:
-    s = Summary.of(values)
-    if s is None:
-        return f"| {label} | 0 | | | |"
-    return f"| {label} | {s.count} | {s.low:.3f} | {s.median:.3f} | {s.high:.3f} |"
 
 
 def verdict(r: Recommendation) -> str:
@@ -54,8 +47,8 @@ def calibrate(directory: Path, plot: Path, population: int, risk: float, confirm
     print()
     print("| pairs of photos | count | min | median | max |")
     print("|---|---|---|---|---|")
-    print(_row("same person", measured.genuine_distances))
-    print(_row("different people", measured.impostor_distances))
+    print(table_row("same person", measured.genuine_distances))
+    print(table_row("different people", measured.impostor_distances))
     print()
     print("closest different people: " + ", ".join(f"{p.distance:.3f} ({p.a}, {p.b})" for p in measured.impostor[:5]))
     if measured.genuine:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attendance.face_calibration import Sample, Summary, distributions
+from attendance.face_calibration import Sample, distributions, table_row
 from attendance.face_engine import EngineConfig
 from attendance.face_match import Decision, Gallery, MatchPolicy
 from attendance.face_photos import Photo, read_set, samples
@@ -44,13 +44,6 @@ class Outcome:
 def _gallery(enrolled: dict[str, Sample], leave_out: str | None = None) -> tuple[Gallery, list[str]]:
     names = [n for n in enrolled if n != leave_out]
     return Gallery(list(range(len(names))), np.stack([enrolled[n].template for n in names])), names
-
-
-def _summary_row(label: str, values: list[float]) -> str:
-    s = Summary.of(values)
-    if s is None:
-        return f"| {label} | 0 | | | |"
-    return f"| {label} | {s.count} | {s.low:.3f} | {s.median:.3f} | {s.high:.3f} |"
 
 
 def recognition(faces_dirs: list[Path], strangers_dirs: list[Path], config: EngineConfig, policy: MatchPolicy,
@@ -90,14 +83,14 @@ def recognition(faces_dirs: list[Path], strangers_dirs: list[Path], config: Engi
     print("|---|---|---|---|---|---|")
     for directory, _, ss in sets:
         measured = distributions(ss)
-        print(_summary_row(f"{directory.name} | same person", measured.genuine_distances))
-        print(_summary_row(f"{directory.name} | different people", measured.impostor_distances))
+        print(table_row(f"{directory.name} | same person", measured.genuine_distances))
+        print(table_row(f"{directory.name} | different people", measured.impostor_distances))
         closest = ", ".join(f"{p.distance:.3f} ({p.a}, {p.b})" for p in measured.impostor[:3])
         print(f"| {directory.name} | closest different people: {closest} | | | | |")
         panels.append(Panel(directory.name, measured.genuine_distances, measured.impostor_distances))
     both = distributions(everyone)
-    print(_summary_row("all sets | same person", both.genuine_distances))
-    print(_summary_row("all sets | different people", both.impostor_distances))
+    print(table_row("all sets | same person", both.genuine_distances))
+    print(table_row("all sets | different people", both.impostor_distances))
     print()
     if strangers_dirs:
         print("| stranger | nearest | distance | next | gap | decision |")
