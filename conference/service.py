@@ -33,21 +33,61 @@ class ConferenceService(FeedbackDesk, ReportDesk):
 
     # -- accounts -----------------------------------------------------------------------------------
     async def authenticate(self, username: str, password: str) -> User:
+        """The account whose password this is; the hash is checked in the password pool, off the event loop."""
         found = await self.store.user_with_hash(username.strip().lower())
-        ok = self.passwords.verify(found[1] if found else None, password)
+        ok = await self.passwords.check(found[1] if found else None, password)
         if not found or not ok or not found[0].active:
             await self.store.audit(AuditEntry(self.clock(), found[0].id if found else None,
                                               AuditAction.SIGN_IN_FAILED, f"username:{username[:60]}"))
             raise NotAuthenticated("wrong username or password")
         user, stored = found
         if self.passwords.needs_rehash(stored):
-            await self.store.set_password_hash(user.id, self.passwords.hash(password))
+            await self.store.set_password_hash(user.id, await self.passwords.make(password))
         await self.store.audit(AuditEntry(self.clock(), user.id, AuditAction.SIGN_IN, f"user:{user.id}"))
         return user
+
+    async def session_version(self, user: User) -> int:
+        """The account's session version, which its session cookies carry."""
+        found = await self.store.user_for_session(user.id)
+        if found is None:
+            raise NotAuthenticated("the account no longer exists")
+        return found[1]
 
     async def user(self, user_id: int) -> User | None:
         user = await self.store.get_user(user_id)
         return user if user and user.active else None
+
+    async def session_user(self, user_id: int, version: object) -> User | None:
+        """The account a session cookie names, if it is active and the cookie's version is the account's
+        current one: sign-out, deactivation, a role change or a password change raise it."""
+        found = await self.store.user_for_session(user_id)
+        if found is None or not found[0].active or found[1] != version:
+            return None
+        return found[0]
+
+    async def end_sessions(self, actor: User) -> int:
+        """Sign the account out everywhere: every session of it ends. The new session version."""
+        version = await self.store.end_sessions(actor.id)
+        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.USER_CHANGE, f"user:{actor.id}",
+                                          "signed out everywhere"))
+        return version
+
+    async def change_password(self, actor: User, current: str, new: str) -> int:
+        """The account's own password, the current one required; every session of the account ends. The new
+        session version (the session that made the change carries on with it)."""
+        found = await self.store.user_with_hash(actor.username)
+        if found is None or found[0].id != actor.id or not await self.passwords.check(found[1], current):
+            await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.SIGN_IN_FAILED,
+                                              f"username:{actor.username[:60]}", "password change"))
+            raise NotAuthenticated("the current password is wrong")
+        if len(new) < PASSWORD_MIN:
+            raise Invalid(f"a password has at least {PASSWORD_MIN} characters", field="new_password")
+        if new == current:
+            raise Invalid("the new password is the current one", field="new_password")
+        version = await self.store.end_sessions(actor.id, password_hash=await self.passwords.make(new))
+        await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.USER_CHANGE, f"user:{actor.id}",
+                                          "password changed"))
+        return version
 
     async def create_user(
         self, actor: User | None, username: str, display_name: str, role: Role, password: str,
@@ -64,7 +104,7 @@ class ConferenceService(FeedbackDesk, ReportDesk):
             person = await self.store.get_person(person_id)
             scope_unit_id = person.unit_id
         user = new_user(username, display_name, role, scope_unit_id, person_id, language)
-        created = await self.store.add_user(user, self.passwords.hash(password), self.clock())
+        created = await self.store.add_user(user, await self.passwords.make(password), self.clock())
         await self.store.audit(AuditEntry(self.clock(), actor.id if actor else None, AuditAction.USER_CHANGE,
                                           f"user:{created.id}", f"created {role}"))
         return created

@@ -79,6 +79,8 @@ users = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("language", String(5), nullable=False, default="vi"),
     Column("created_at", UTCDateTime, nullable=False),
+    # the cookie of every session carries it; raising it ends every session of the account at once
+    Column("session_version", Integer, nullable=False, default=0, server_default="0"),
 )
 
 conferences = Table(

@@ -27,7 +27,7 @@ PURE = {
     "attendance.checkins", "attendance.devices", "attendance.faces", "attendance.headcounts", "attendance.errors",
     "attendance.face_match", "attendance.liveness", "attendance.rules", "attendance.counting",
     "attendance.online", "attendance.credentials",
-    "web.reporting.tables", "web.reporting.result", "web.live.protocol", "web.live.tally",
+    "web.reporting.tables", "web.reporting.result", "web.live.protocol", "web.live.tally", "web.throttle.rule",
     "web.reporting.model", "web.reporting.figures", "web.reporting.rollup", "web.reporting.details",
     "web.demo.province", "web.demo.places", "web.demo.names", "web.demo.accounts",
 }

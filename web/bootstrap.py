@@ -37,12 +37,15 @@ from web.live.identity import Identity
 from web.media.ice import parse_ice_servers, parse_turn
 from web.media.service import MediaConfig, MediaService
 from web.settings import Settings, SettingsError
+from web.throttle.backends import throttle_from_url
+from web.throttle.rule import Backoff
 from web.usecases.attendance import Attendance
 from web.usecases.badge_jobs import BadgeJobs
 from web.usecases.biometrics import Biometrics, HallInvitees
 from web.usecases.cards import Cards
 from web.usecases.checkin import CheckIns
 from web.usecases.facts import ConferenceFacts
+from web.usecases.guarded import Guarded, Limits
 from web.usecases.health import Health
 from web.usecases.reports import Reports
 
@@ -72,6 +75,7 @@ class Services:
     badge_jobs: BadgeJobs  # badge PDFs made in the background
     health: Health  # /healthz, /readyz (web/routes/health.py); metrics in web/metrics.py
     checkins: CheckIns  # scans, uploads, faces -> check-in, undo, absence, headcount (web/usecases/checkin.py)
+    guarded: Guarded  # sign-in, password change, kiosk enrolment, receipts: throttled (web/usecases/guarded.py)
 
 
 async def check_database(engine: AsyncEngine, settings: Settings) -> None:
@@ -97,7 +101,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
     engine = db.create_engine(settings.database_url)
     try:
         await check_database(engine, settings)
-        passwords = Passwords(settings.password_time_cost, settings.password_memory_kib)
+        passwords = Passwords(settings.password_time_cost, settings.password_memory_kib, settings.password_workers)
         store = ConferenceStore(engine)
         conference = ConferenceService(store, passwords, utc_now)
         facts = ConferenceFacts(conference, WrongHallPolicy(settings.wrong_hall), settings.admit_uninvited)
@@ -123,6 +127,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         monitor = metrics.Monitor(hub, media)
         await monitor.start()
         health = Health(hub.hub_id, engine, settings.redis_url)
+        throttle = throttle_from_url(settings.redis_url)
         try:
             yield Services(
                 settings=settings,
@@ -144,8 +149,11 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
                 badge_jobs=badge_jobs,
                 health=health,
                 checkins=CheckIns(conference, facts, ledger, credentials, settings.zone, utc_now),
+                guarded=Guarded(throttle, throttle_limits(settings), conference, devices),
             )
         finally:
+            await throttle.close()
+            passwords.close()
             await badge_jobs.close()
             await health.close()
             await monitor.stop()
@@ -156,6 +164,12 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
             await ledger.stop()
     finally:
         await engine.dispose()
+
+
+def throttle_limits(settings: Settings) -> Limits:
+    longest = float(settings.throttle_longest_seconds)
+    return Limits(Backoff(settings.signin_account_attempts, min(1.0, longest), longest, max(900.0, longest)),
+                  Backoff(settings.signin_address_attempts, min(1.0, longest), longest, max(900.0, longest)))
 
 
 def media_config(settings: Settings) -> MediaConfig:

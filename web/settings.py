@@ -40,6 +40,11 @@ class Settings:
     auto_migrate: bool = True  # bring the schema up to date at start-up
     password_time_cost: int = 3
     password_memory_kib: int = 65536
+    password_workers: int = 2  # threads hashing passwords (Argon2id), off the event loop
+    # the throttle on guessed secrets (web/throttle/); counts in Redis when REDIS_URL is set
+    signin_account_attempts: int = 5  # wrong passwords for one account before it waits 1 s, then 2 s, 4 s, …
+    signin_address_attempts: int = 20  # failed guesses (passwords, kiosk codes, receipts) from one address, likewise
+    throttle_longest_seconds: int = 900  # the longest wait
     pdf_font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # DejaVuSans(-Bold).ttf for PDF badges
     documents_dir: Path = Path()  # uploaded conference documents; empty: `documents` under data_dir
     # face recognition, opt-in (docs/FACES.md: the defaults are measured there)
@@ -105,6 +110,7 @@ class Settings:
             raise SettingsError("HOINGHI_ONLINE_AFTER_MINUTES must be 0 to 1440")
         if not 1 <= self.kiosk_workers <= 64:
             raise SettingsError("HOINGHI_KIOSK_WORKERS must be 1 to 64")
+        self._check_throttle()
         self._check_face()
         if not 0 < self.port < 65536:
             raise SettingsError(f"port must be 1 to 65535, not {self.port}")
@@ -164,6 +170,14 @@ class Settings:
         if not 60 <= self.turn_ttl_seconds <= 7 * 86400:
             raise SettingsError("HOINGHI_TURN_TTL_SECONDS must be 60 to 604800")
 
+    def _check_throttle(self) -> None:
+        if not 1 <= self.password_workers <= 64:
+            raise SettingsError("HOINGHI_PASSWORD_WORKERS must be 1 to 64")
+        if self.signin_account_attempts < 1 or self.signin_address_attempts < 1:
+            raise SettingsError("HOINGHI_SIGNIN_ACCOUNT_ATTEMPTS and _ADDRESS_ATTEMPTS must be at least 1")
+        if not 1 <= self.throttle_longest_seconds <= 86400:
+            raise SettingsError("HOINGHI_THROTTLE_LONGEST_SECONDS must be 1 to 86400")
+
     def _check_face(self) -> None:
         if not 0.2 <= self.face_threshold <= 1.0:
             raise SettingsError(f"HOINGHI_FACE_THRESHOLD is a distance from 0.2 to 1.0, not {self.face_threshold}")
@@ -213,6 +227,10 @@ ENVIRONMENT = {
     "HOINGHI_FACE_WORKERS": "face_workers",
     "HOINGHI_FACE_RETENTION_DAYS": "face_retention_days",
     "HOINGHI_KIOSK_WORKERS": "kiosk_workers",
+    "HOINGHI_PASSWORD_WORKERS": "password_workers",
+    "HOINGHI_SIGNIN_ACCOUNT_ATTEMPTS": "signin_account_attempts",
+    "HOINGHI_SIGNIN_ADDRESS_ATTEMPTS": "signin_address_attempts",
+    "HOINGHI_THROTTLE_LONGEST_SECONDS": "throttle_longest_seconds",
     "HOINGHI_ICE_SERVERS": "ice_servers",
     "HOINGHI_MEDIA_ADDRESSES": "media_addresses",
     "HOINGHI_MEDIA_CODEC": "media_codec",

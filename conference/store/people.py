@@ -12,9 +12,9 @@ from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from conference import tables as t
-from conference.accounts import User
+from conference.accounts import Role, User
 from conference.audit import AuditAction
-from conference.errors import Conflict
+from conference.errors import Conflict, NotFound
 from conference.people import Person
 from conference.store.rows import CHUNK, StoreBase, insert_id, person_of, person_values, unit_of, unit_values, user_of
 from conference.text import fold
@@ -183,6 +183,33 @@ class PeopleStore(StoreBase):
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         async with self.engine.begin() as c:
             await c.execute(update(t.users).where(t.users.c.id == user_id).values(password_hash=password_hash))
+
+    # -- sessions: each cookie carries its account's version; raising it ends every session at once ----
+    async def user_for_session(self, user_id: int) -> tuple[User, int] | None:
+        """The account and its session version."""
+        async with self.engine.connect() as c:
+            row = (await c.execute(select(t.users).where(t.users.c.id == user_id))).first()
+        return (user_of(row), row.session_version) if row else None
+
+    async def end_sessions(self, user_id: int, **changes: Any) -> int:
+        """Raise the account's session version, with `changes` to its row in the same statement (a new
+        `password_hash`, `active`, `role` and `scope_unit_id`); the new version."""
+        async with self.engine.begin() as c:
+            await c.execute(update(t.users).where(t.users.c.id == user_id)
+                            .values(session_version=t.users.c.session_version + 1, **changes))
+            version = (await c.execute(select(t.users.c.session_version)
+                                       .where(t.users.c.id == user_id))).scalar_one_or_none()
+        if version is None:
+            raise NotFound(f"user {user_id} not found")
+        return int(version)
+
+    async def set_active(self, user_id: int, active: bool) -> int:
+        """Activate or deactivate an account; every session of it ends."""
+        return await self.end_sessions(user_id, active=active)
+
+    async def set_role(self, user_id: int, role: Role, scope_unit_id: int | None) -> int:
+        """Give an account another role or scope; every session of it ends."""
+        return await self.end_sessions(user_id, role=role.value, scope_unit_id=scope_unit_id)
 
     async def set_language(self, user_id: int, language: str) -> None:
         async with self.engine.begin() as c:

@@ -1,5 +1,8 @@
 """Who is asking: a signed-in user (signed session cookie) or an enrolled kiosk (bearer token).
 
+A session cookie carries its account's session version: sign-out, deactivation, a role change or a
+password change raise it, and every older cookie of the account is then signed out.
+
 Cookie-authenticated writes need the session's CSRF token: a form field `csrf` or the header
 `X-CSRF-Token`. Bearer-authenticated requests carry no ambient credential and need none.
 """
@@ -19,6 +22,7 @@ from attendance.errors import DeviceRejected
 from conference.accounts import User
 from conference.errors import Forbidden, Invalid, NotAuthenticated
 from web.bootstrap import services
+from web.http.decoding import FORM_LIMIT, bounded
 
 
 class CsrfRejected(Forbidden):
@@ -51,11 +55,12 @@ def check_csrf(conn: HTTPConnection, supplied: str | None) -> None:
         raise CsrfRejected("missing or wrong CSRF token")
 
 
-async def form_of(request: Request, max_files: int = 5, max_part_size: int = 1024 * 1024) -> FormData:
-    """The request's form. A body that is no form, and a text field with NUL (which PostgreSQL cannot
-    store), are refused as Invalid."""
+async def form_of(request: Request, max_files: int = 5, max_part_size: int = 1024 * 1024,
+                  limit: int = FORM_LIMIT) -> FormData:
+    """The request's form, at most `limit` bytes in all (files included, declared or chunked). A body that is
+    no form or is too long, and a text field with NUL (which PostgreSQL cannot store), are refused as Invalid."""
     try:
-        form = await request.form(max_files=max_files, max_part_size=max_part_size)
+        form = await bounded(request, limit).form(max_files=max_files, max_part_size=max_part_size)
     except HTTPException as e:  # Starlette's answer to a body that does not parse as a form
         raise Invalid(f"the upload is not a valid multipart form: {e.detail}") from None
     for name, value in form.multi_items():
@@ -65,9 +70,10 @@ async def form_of(request: Request, max_files: int = 5, max_part_size: int = 102
     return form
 
 
-async def read_form(request: Request, max_files: int = 5, max_part_size: int = 1024 * 1024) -> FormData:
+async def read_form(request: Request, max_files: int = 5, max_part_size: int = 1024 * 1024,
+                    limit: int = FORM_LIMIT) -> FormData:
     """The request's form (`form_of`), after checking its CSRF token."""
-    form = await form_of(request, max_files, max_part_size)
+    form = await form_of(request, max_files, max_part_size, limit)
     field = form.get("csrf")
     try:
         check_csrf(request, field if isinstance(field, str) else None)
@@ -77,14 +83,24 @@ async def read_form(request: Request, max_files: int = 5, max_part_size: int = 1
     return form
 
 
-def sign_in(conn: HTTPConnection, user: User) -> None:
+def sign_in(conn: HTTPConnection, user: User, version: int) -> None:
+    """A new session for `user`: a fresh CSRF token, and the account's session version, without which the
+    cookie is signed out (`optional_user`)."""
     conn.session.clear()
     conn.session["uid"] = user.id
+    conn.session["sv"] = version
     csrf_token(conn)
+    conn.state.user = user
 
 
 def sign_out(conn: HTTPConnection) -> None:
     conn.session.clear()
+
+
+def client_address(conn: HTTPConnection) -> str | None:
+    """The client's address, as the throttle counts it: uvicorn's (from X-Forwarded-For behind a trusted
+    proxy, when its proxy headers are configured)."""
+    return conn.client.host if conn.client else None
 
 
 async def optional_user(conn: HTTPConnection) -> User | None:
@@ -92,7 +108,9 @@ async def optional_user(conn: HTTPConnection) -> User | None:
         cached: User | None = conn.state.user
         return cached
     uid = conn.session.get("uid")
-    user = await services(conn).conference.user(uid) if isinstance(uid, int) else None
+    user = await services(conn).conference.session_user(uid, conn.session.get("sv")) if isinstance(uid, int) else None
+    if user is None and uid is not None:
+        conn.session.clear()  # signed out elsewhere, deactivated, another role or password: this session ended
     conn.state.user = user
     return user
 

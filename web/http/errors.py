@@ -24,9 +24,11 @@ from attendance import errors as attendance
 from attendance.face_engine import EngineUnavailable
 from attendance.ledger import Unavailable, refused
 from conference import errors as conference
+from conference.passwords import PasswordsBusy
 from web.http.auth import CsrfRejected
 from web.http.templating import render
 from web.live.protocol import Close, ProtocolError, TooManyMessages
+from web.throttle.rule import Throttled
 
 # error class -> (HTTP status, WebSocket close code; None: an `error` frame, the connection stays open)
 ANSWERS: list[tuple[type[Exception], int, Close | None]] = [
@@ -44,9 +46,18 @@ ANSWERS: list[tuple[type[Exception], int, Close | None]] = [
     (attendance.EnrolmentRefused, 422, None),
     (Unavailable, 503, Close.TRY_AGAIN),
     (EngineUnavailable, 503, None),
+    (PasswordsBusy, 503, None),
+    (Throttled, 429, None),  # guessed secrets (web/usecases/guarded.py), with the key's own Retry-After
     (TooManyMessages, 429, Close.TOO_MANY),
 ]
 RETRY = {503: {"Retry-After": "5"}}
+
+
+def retry_headers(exc: BaseException, status: int) -> dict[str, str]:
+    """`Retry-After`: the error's own (`retry_after` seconds), or the status's."""
+    seconds = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(seconds)} if isinstance(seconds, int) else RETRY.get(status, {})
+
 UNAVAILABLE = "the database is unavailable; try again in a few seconds"
 
 
@@ -113,13 +124,13 @@ def wants_json(request: Request) -> bool:
 async def domain_error(request: Request, exc: Exception) -> Response:
     status = status_of(exc)
     if wants_json(request):
-        return JSONResponse(payload(exc), status_code=status, headers=RETRY.get(status))
+        return JSONResponse(payload(exc), status_code=status, headers=retry_headers(exc, status))
     if isinstance(exc, conference.NotAuthenticated):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     key = "error_csrf" if isinstance(exc, CsrfRejected) else f"error_{status}"
     page = await render(request, "error.html", status_code=status, key=key, detail=payload(exc)["message"],
                         signed_in=status != 503)
-    page.headers.update(RETRY.get(status, {}))
+    page.headers.update(retry_headers(exc, status))
     return page
 
 
@@ -165,6 +176,7 @@ async def store_unreachable(request: Request, exc: Exception) -> Response:
 HANDLERS = {
     conference.ConferenceError: domain_error,
     attendance.AttendanceError: domain_error,
+    Throttled: domain_error,
     HTTPException: http_error,
     **dict.fromkeys(STORE_UNREACHABLE, store_unreachable),
 }

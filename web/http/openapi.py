@@ -192,7 +192,7 @@ def content_paths() -> dict[str, Any]:
         "/api/me/feedback": {"get": op("The user's own signed feedback, with the answers", "cookie",
                                        ok={"type": "array", "items": FEEDBACK})},
         "/api/feedback/receipt": {"post": op("Anonymous feedback by its receipt code", "none", ok=FEEDBACK,
-                                             body=obj(["code"], code=STR), errors=(404, 422))},
+                                             body=obj(["code"], code=STR), errors=(404, 422, 429))},
         "/api/feedback/{fid}": {"get": op("One feedback (its author, or organisers in scope)", "cookie",
                                           params=[fid], ok=FEEDBACK)},
         "/api/feedback/{fid}/state": {"post": op(
@@ -261,6 +261,12 @@ def document() -> dict[str, Any]:
         },
         "paths": {
             "/api/me": {"get": op("The signed-in user and their CSRF token", "cookie")},
+            "/api/me/password": {"post": op(
+                "Change the account's own password (the current one required, throttled as sign-in is); every "
+                "other session of the account ends, this one gets a new CSRF token", "cookie",
+                ok=obj(["user", "csrf_token"], user=OBJ, csrf_token=STR),
+                body=obj(["current_password", "new_password"], current_password=STR, new_password=STR),
+                errors=(401, 403, 422, 429))},
             "/api/conferences": {
                 "get": op("Conferences that concern the user", "cookie", ok={"type": "array", "items": OBJ}),
                 "post": op("Create a conference", "cookie", 201, body=obj(
@@ -300,7 +306,7 @@ def document() -> dict[str, Any]:
             "/api/devices/{did}/revoke": {"post": op("Revoke a kiosk's key", "cookie", params=[did])},
             "/api/devices/enrol": {"post": op("Spend an enrolment code; returns the device token once", "none", 201,
                                               body=obj(["code", "name"], code=STR, name=STR),
-                                              errors=(422,))},
+                                              errors=(422, 429))},
             "/api/kiosk/halls/{hid}": {"get": op("The kiosk's hall and its invitees", "kiosk",
                                                  params=[hid, query("q", STR), query("limit", INT)])},
             "/api/kiosk/bundle": {"get": op("Keys, revocations and roster for offline check-in", "kiosk",

@@ -2,7 +2,7 @@
 
 Keys are stable English identifiers; each feature keeps its words in a catalogue module of this package
 (`common`, `credentials`, `dashboard`, `checkin`, `documents`, `feedback`, `reports`, `audit`, `faces`,
-`media`), each a `WORDS` dict of key -> (Vietnamese, English). `MESSAGES` is all of them together; a key
+`media`, `signin`), each a `WORDS` dict of key -> (Vietnamese, English). `MESSAGES` is all of them together; a key
 belongs to exactly one catalogue. The scan refusals and greetings (`REFUSALS`, `GREETINGS`) live in
 `checkin`.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from web.i18n import audit, checkin, common, credentials, dashboard, documents, faces, feedback, media, reports
+from web.i18n import audit, checkin, common, credentials, dashboard, documents, faces, feedback, media, reports, signin
 from web.i18n.checkin import GREETINGS, REFUSALS
 
 __all__ = ["CATALOGUES", "GREETINGS", "LANGUAGES", "MESSAGES", "REFUSALS", "translator", "verdict_message"]
@@ -21,7 +21,7 @@ LANGUAGES = ("vi", "en")
 # In this order the keys are listed (the pages hand some of them to their scripts in this order).
 CATALOGUES: tuple[dict[str, tuple[str, str]], ...] = (
     common.WORDS, credentials.WORDS, dashboard.WORDS, checkin.WORDS, documents.WORDS, feedback.WORDS,
-    reports.WORDS, audit.WORDS, faces.WORDS, media.WORDS,
+    reports.WORDS, audit.WORDS, faces.WORDS, media.WORDS, signin.WORDS,
 )
 MESSAGES: dict[str, tuple[str, str]] = {key: text for words in CATALOGUES for key, text in words.items()}
 

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from conference.accounts import Action
 from web.bootstrap import services
-from web.http.auth import api_user, current_device
+from web.http.auth import api_user, client_address, current_device
 from web.http.decoding import body, field, path_int, query_int, query_text
 from web.http.encoding import ok, plain
 
@@ -42,7 +42,8 @@ async def revoke_device(request: Request) -> JSONResponse:
 async def enrol(request: Request) -> JSONResponse:
     """A kiosk spends its one-time code; the token it gets back is shown this once."""
     data = await body(request)
-    device, token = await services(request).devices.enrol(field(data, "code", str), field(data, "name", str))
+    device, token = await services(request).guarded.enrol(field(data, "code", str), field(data, "name", str),
+                                                          client_address(request))
     return ok({"device_id": device.id, "hall_id": device.hall_id, "token": token}, 201)
 
 

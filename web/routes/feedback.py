@@ -24,7 +24,7 @@ from conference.errors import ConferenceError
 from conference.feedback import CONTENT_MAX, TRANSITIONS, FeedbackKind, FeedbackState
 from conference.service_feedback import FeedbackView
 from web.bootstrap import services
-from web.http.auth import api_user, current_user, read_form
+from web.http.auth import api_user, client_address, current_user, read_form
 from web.http.decoding import (
     body,
     choice,
@@ -81,7 +81,7 @@ async def receipt_lookup(request: Request) -> Response:
     if request.method == "POST":
         form = await read_form(request)
         try:
-            found = await services(request).conference.feedback_by_receipt(text(form, "code"))
+            found = await services(request).guarded.receipt(text(form, "code"), client_address(request))
         except ConferenceError:
             missing = True
     return await render(request, "feedback_receipt.html", status_code=404 if missing else 200, found=found,
@@ -185,7 +185,7 @@ async def api_feedback_state(request: Request) -> JSONResponse:
 
 async def api_receipt(request: Request) -> JSONResponse:
     data = await body(request)
-    view = await services(request).conference.feedback_by_receipt(field(data, "code", str))
+    view = await services(request).guarded.receipt(field(data, "code", str), client_address(request))
     return ok(feedback_json(view))
 
 
