@@ -11,31 +11,21 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
-from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.served import SECRET, Hub, prepare
-from tests.test_store_outage import Relay
+from tests.test_scaleout import postgres_url  # noqa: F401 (a fixture)
+from tests.test_store_outage import Relay, relayed  # noqa: F401 (a fixture)
 from web.app import create_app
 from web.bootstrap import build
 from web.settings import Settings, load
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    url = asyncio.run(create_postgres_database())
-    yield url
-    asyncio.run(drop_postgres_database(url))
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -68,7 +58,8 @@ async def stored(settings: Settings, session_id: int) -> int:
         return sum(c.present for c in await svc.ledger.checkins(session_id))
 
 
-def test_the_checkin_counter_equals_the_store_after_a_burst(postgres_url: str, tmp_path: Path) -> None:
+def test_the_checkin_counter_equals_the_store_after_a_burst(postgres_url: str,  # noqa: F811 (the fixture)
+                                                            tmp_path: Path) -> None:
     settings = load({}, None, database_url=postgres_url, secret_key=SECRET, password_time_cost=1,
                     password_memory_kib=8192, data_dir=tmp_path)
     prepared = asyncio.run(prepare(settings, members=800))
@@ -107,21 +98,8 @@ def test_the_checkin_counter_equals_the_store_after_a_burst(postgres_url: str, t
     assert not [line for line in lines if any(t in line["message"] for t in prepared.texts[:400])]
 
 
-@pytest.fixture
-def relayed(app_settings: Settings) -> Iterator[tuple[Relay, Settings]]:
-    url = asyncio.run(create_postgres_database())
-    parsed = make_url(url)
-    relay = Relay((parsed.host or "127.0.0.1", parsed.port or 5432))
-    relay.restore()
-    try:
-        yield relay, replace(app_settings, database_url=parsed.set(host="127.0.0.1", port=relay.port)
-                             .render_as_string(hide_password=False))
-    finally:
-        relay.stop()
-        asyncio.run(drop_postgres_database(url))
-
-
-def test_readyz_is_503_while_the_store_is_unreachable(relayed: tuple[Relay, Settings]) -> None:
+def test_readyz_is_503_while_the_store_is_unreachable(relayed: tuple[Relay, Settings]  # noqa: F811 (the fixture)
+                                                      ) -> None:
     relay, settings = relayed
     with TestClient(create_app(settings)) as client:
         assert client.get("/readyz").json() == {"ready": True, "store": True, "redis": None}

@@ -8,31 +8,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
 
-from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.served import ORGANISER, SECRET, Hub, ThrowawayRedis, prepare
+from tests.test_scaleout import postgres_url, redis_server  # noqa: F401 (fixtures)
 from web.settings import load
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def redis_server() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    url = asyncio.run(create_postgres_database())
-    yield url
-    asyncio.run(drop_postgres_database(url))
 
 
 def signed_in(http: httpx2.Client, base: str) -> str:
@@ -44,7 +29,8 @@ def signed_in(http: httpx2.Client, base: str) -> str:
     return str(http.get(f"{base}/api/me").json()["csrf_token"])
 
 
-def test_a_document_and_a_badge_job_go_through_either_hub(redis_server: ThrowawayRedis, postgres_url: str,
+def test_a_document_and_a_badge_job_go_through_either_hub(redis_server: ThrowawayRedis,  # noqa: F811 (fixtures)
+                                                          postgres_url: str,  # noqa: F811
                                                           tmp_path: Path) -> None:
     shared = tmp_path / "shared"  # the data directory both hubs mount
     settings = load({}, None, database_url=postgres_url, secret_key=SECRET, redis_url=redis_server.url,
