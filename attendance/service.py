@@ -26,12 +26,19 @@ class DeviceService:
         self.cache_seconds = cache_seconds  # a revocation elsewhere takes effect here within this delay
         self._cache: dict[int, tuple[float, Device]] = {}
         self.revoked: list[Callable[[int], Awaitable[None]]] = []  # told each revoked device id (the live hub)
+        # each enrolment code, enrolment and revocation, for the audit log: (user id, device id, subject, detail)
+        self.audited: list[Callable[[int | None, int | None, str, str], Awaitable[None]]] = []
+
+    async def _audit(self, user_id: int | None, device_id: int | None, subject: str, detail: str) -> None:
+        for record in self.audited:
+            await record(user_id, device_id, subject, detail)
 
     async def issue_enrolment_code(self, hall_id: int, by_user_id: int | None) -> tuple[str, datetime]:
         """A fresh one-time code for enrolling one kiosk at `hall_id`; only its hash is stored."""
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         expires = self.clock() + CODE_LIFETIME
         await self.store.add_enrolment_code(EnrolmentCode(digest(code), hall_id, by_user_id, expires))
+        await self._audit(by_user_id, None, f"hall:{hall_id}", "kiosk enrolment code issued")
         return code, expires
 
     async def enrol(self, code: str, name: str) -> tuple[Device, str]:
@@ -41,6 +48,7 @@ class DeviceService:
             raise InvalidRecord("a device needs a name", field="name")
         secret = secrets.token_urlsafe(32)
         device = await self.store.enrol_device(digest(normalise_code(code)), name, digest(secret), self.clock())
+        await self._audit(None, device.id, f"hall:{device.hall_id}", f"kiosk enrolled as device {device.id}")
         return device, f"{device.id}.{secret}"
 
     async def authenticate(self, token: str) -> Device:
@@ -64,8 +72,9 @@ class DeviceService:
     async def device(self, device_id: int) -> Device:
         return await self.store.get_device(device_id)
 
-    async def revoke(self, device_id: int) -> None:
+    async def revoke(self, device_id: int, by_user_id: int | None = None) -> None:
         await self.store.revoke_device(device_id, self.clock())
+        await self._audit(by_user_id, device_id, f"device:{device_id}", "kiosk revoked")
         self.forget(device_id)
         for listener in self.revoked:
             await listener(device_id)

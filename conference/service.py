@@ -240,6 +240,12 @@ class ConferenceService(FeedbackDesk, ReportDesk):
         hall = await self.store.get_hall(hall_id)
         return hall, await self.store.find_invitees(hall_id, query, limit)
 
+    async def record_device_change(self, user_id: int | None, device_id: int | None, subject: str,
+                                   detail: str) -> None:
+        """A kiosk's enrolment code, enrolment or revocation (attendance/service.py's DeviceService tells it)."""
+        await self.store.audit(AuditEntry(self.clock(), user_id, AuditAction.DEVICE_CHANGE, subject, detail,
+                                          device_id))
+
     async def record_manual_attendance(self, actor: User | None, person_id: int, detail: str,
                                        device_id: int | None = None) -> None:
         """Manual attendance changes are audited: by a signed-in operator, or by a kiosk (`device_id`)."""

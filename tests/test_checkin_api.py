@@ -137,20 +137,22 @@ def test_every_undo_and_absence_is_audited_whichever_entry_point(kiosk: tuple[Te
     clerk = {e.actor_user_id for e in attendance_audit(client)}
     assert len(clerk) == 1 and None not in clerk
     by_api = [(e.subject, e.detail, e.device_id) for e in attendance_audit(client)]
-    assert by_api == [(f"person:{a1}", f"undo session {s}", None), (f"person:{a2}", f"absent session {s}", None)]
+    assert by_api == [(f"person:{a1}", f"manual check-in session {s}: accepted", None),
+                      (f"person:{a1}", f"undo session {s}", None), (f"person:{a2}", f"absent session {s}", None)]
     here = f"/halls/{world.halls['C1']}/sessions/{s}"
     csrf = page_csrf(client.get(here).text)
     for action in ("checkin", "undo"):
         assert client.post(here, data={"csrf": csrf, "action": action, "person_id": str(a1)}).status_code == 200
     client.post(here, data={"csrf": csrf, "action": "absent", "person_id": str(a1), "reason": "Ốm"})
-    by_page = [(e.subject, e.detail, e.device_id) for e in attendance_audit(client)][2:]
-    assert by_page == [(f"person:{a1}", f"undo session {s}", None), (f"person:{a1}", f"absent session {s}", None)]
+    by_page = [(e.subject, e.detail, e.device_id) for e in attendance_audit(client)][3:]
+    assert by_page == [(f"person:{a1}", f"manual check-in session {s}: accepted", None),
+                       (f"person:{a1}", f"undo session {s}", None), (f"person:{a1}", f"absent session {s}", None)]
     client.cookies.clear()
     b1 = world.persons["B1"]
     kiosk_scan = scan(client, kiosk_headers, {"session_id": s, "credential": qr_text(client, b1), "nonce": "u-1"})
     assert kiosk_scan["outcome"] == "accepted"
     refused = client.post("/api/checkins/undo", headers=kiosk_headers, json={"session_id": s, "person_id": a1})
-    assert refused.status_code == 422 and len(attendance_audit(client)) == 4  # nothing undone, nothing audited
+    assert refused.status_code == 422 and len(attendance_audit(client)) == 6  # nothing undone, nothing audited
     assert client.post("/api/checkins/undo", headers=kiosk_headers,
                        json={"session_id": s, "person_id": b1}).status_code == 200
     last = attendance_audit(client)[-1]

@@ -190,3 +190,29 @@ def test_a_card_is_good_for_its_conference_and_dates_only_and_fetching_it_is_lim
     sign_in(client, "clerk.c1")
     assert client.get(f"/api/persons/{a1}/qr.svg").status_code == 200
     assert [e.subject for e in audited(client, AuditAction.VIEW_CREDENTIAL)] == [f"person:{a1}"]
+
+
+# -- also: audit of kiosk enrolment codes, enrolments, revocations, and of manual check-ins and undo ----------
+def test_kiosk_enrolment_revocation_and_manual_attendance_are_audited(world_client: tuple[TestClient, World]
+                                                                      ) -> None:
+    client, world = world_client
+    c1, sid, a2 = world.halls["C1"], world.session_id, world.persons["A2"]
+    seen = {(e.at, e.subject) for e in audited(client, AuditAction.DEVICE_CHANGE)}
+    csrf = {"X-CSRF-Token": sign_in(client, "clerk.c1")}
+    code = client.post(f"/api/halls/{c1}/enrolment-codes", headers=csrf).json()["code"]
+    enrolled = client.post("/api/devices/enrol", json={"code": code, "name": "Máy tính bảng"}).json()
+    assert client.post(f"/api/devices/{enrolled['device_id']}/revoke", headers=csrf).status_code == 200
+    changes = [e for e in audited(client, AuditAction.DEVICE_CHANGE) if (e.at, e.subject) not in seen]
+    assert {(e.subject, e.device_id or 0) for e in changes} == {
+        (f"hall:{c1}", 0), (f"hall:{c1}", enrolled["device_id"]),
+        (f"device:{enrolled['device_id']}", enrolled["device_id"])}
+    clerk = next(e.actor_user_id for e in changes if e.subject == f"hall:{c1}" and e.device_id is None)
+    assert clerk is not None and all(e.actor_user_id == clerk for e in changes if e.subject.startswith("device:"))
+
+    assert client.post("/api/checkins", json={"session_id": sid, "hall_id": c1, "person_id": a2},
+                       headers=csrf).json()["outcome"] == "accepted"
+    assert client.post("/api/checkins/undo", json={"session_id": sid, "hall_id": c1, "person_id": a2},
+                       headers=csrf).status_code == 200
+    manual = audited(client, AuditAction.MANUAL_ATTENDANCE)
+    assert {e.subject for e in manual} == {f"person:{a2}"} and len(manual) == 2
+    assert any("manual check-in" in e.detail for e in manual) and any("undo" in e.detail for e in manual)

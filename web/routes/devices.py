@@ -35,7 +35,7 @@ async def revoke_device(request: Request) -> JSONResponse:
     svc = services(request)
     device = await svc.devices.device(path_int(request, "did"))
     await svc.conference.hall(user, device.hall_id, Action.MANAGE_DEVICES)
-    await svc.devices.revoke(device.id)
+    await svc.devices.revoke(device.id, user.id)
     return ok({"revoked": device.id})
 
 

@@ -75,7 +75,7 @@ async def hall_kiosks(request: Request) -> Response:
         elif action == "revoke":
             device = await svc.devices.device(number(form, "device_id"))
             device.require_hall(hall.id)
-            await svc.devices.revoke(device.id)
+            await svc.devices.revoke(device.id, user.id)
         else:
             raise Invalid("unknown action", field="action")
     devices = sorted(await svc.devices.devices(hall.id), key=lambda d: (d.revoked_at is not None, d.name))

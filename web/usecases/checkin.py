@@ -11,9 +11,8 @@ socket, the hall clerk's page): plain typed values in, records out, no Starlette
 - A person picked by hand (a manual check-in, an absence, an undo; `listed`): an unknown id is refused before
   anything is judged; then only people invited to that hall (or, with the uninvited policy, people invited
   nowhere, in the recorder's scope); an absence or an undo never touches another hall's record.
-- Undo, absence and headcount, each checked like a scan. Every manual change of attendance (an absence,
-  an undo) is audited here, whichever entry point asked; a manual check-in is a scan like any other (the
-  ledger keeps its operator and method, as the reports show).
+- Undo, absence and headcount, each checked like a scan. Every manual change of attendance (a check-in by
+  hand, an absence, an undo) is audited here, whichever entry point asked.
 - The verdict as a kiosk shows it (`Shown`: the person's card and a one-line message); a card only for an
   accepted or repeat answer, so a refusal never names anyone.
 - What a kiosk keeps to go on checking people in while offline (`bundle`).
@@ -195,7 +194,10 @@ class CheckIns:
     async def scan(self, who: Actor, asked: ScanRequest, lang: str) -> Shown:
         """Check one person in (QR text or a pick by hand); answered once the ledger has committed it."""
         p = await self.prepare(who, asked)
-        return await self.shown(await self.ledger.scan(p.scan, p.credential, p.person_id), lang)
+        verdict = await self.ledger.scan(p.scan, p.credential, p.person_id)
+        if p.scan.method is Method.MANUAL and p.person_id is not None:  # by hand: audited, whoever asked
+            await self._audit(who, p.person_id, f"manual check-in session {asked.session_id}: {verdict.outcome.value}")
+        return await self.shown(verdict, lang)
 
     async def upload(self, items: list[Prepared], lang: str) -> list[Shown]:
         """An offline kiosk's queue (each item from `prepare(..., offline=True)`): every scan recorded,
