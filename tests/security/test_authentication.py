@@ -24,24 +24,14 @@ from starlette.testclient import TestClient
 from conference.accounts import Role
 from tests.browser import free_port
 from tests.conftest import REDIS_URL
+from tests.security.test_access_control import call, services
 from tests.world import PASSWORD, World, build_world, sign_in
 from web.app import create_app
-from web.bootstrap import Services
 from web.settings import Settings
 from web.throttle.backends import MemoryThrottle, RedisThrottle, Throttle, throttle_from_url
 from web.throttle.rule import Backoff, admit, counted, forgive, waiting
 
 RULE = Backoff(free=3, base_seconds=10.0, longest_seconds=40.0, window_seconds=100.0)
-
-
-def services(client: TestClient) -> Services:
-    svc: Services = client.app.state.services  # type: ignore[attr-defined]
-    return svc
-
-
-def call(client: TestClient, fn: Any, *args: Any) -> Any:
-    assert client.portal is not None
-    return client.portal.call(fn, *args)
 
 
 def login(client: TestClient, username: str, password: str) -> Any:
