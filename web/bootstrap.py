@@ -149,7 +149,8 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
                 reports=Reports(conference, ledger_store, settings.zone, attendance),
                 badge_jobs=badge_jobs,
                 health=health,
-                checkins=CheckIns(conference, facts, ledger, credentials, settings.zone, utc_now),
+                checkins=CheckIns(conference, facts, ledger, credentials, settings.zone, utc_now,
+                                  settings.secret_key),
                 guarded=Guarded(throttle, throttle_limits(settings), conference, devices),
             )
         finally:

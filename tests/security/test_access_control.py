@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from attendance.face_match import Candidate, Decision, FaceDecision, MatchReason
 from conference.accounts import Role
 from conference.audit import AuditAction
 from conference.conferences import ConferenceMode
@@ -19,6 +20,7 @@ from tests.test_live import hello, ticket
 from tests.test_media_signalling import offer, reply
 from tests.world import PASSWORD, World, sign_in
 from web.bootstrap import Services
+from web.usecases.checkin import Actor
 
 
 def services(client: TestClient) -> Services:
@@ -216,3 +218,31 @@ def test_kiosk_enrolment_revocation_and_manual_attendance_are_audited(world_clie
     manual = audited(client, AuditAction.MANUAL_ATTENDANCE)
     assert {e.subject for e in manual} == {f"person:{a2}"} and len(manual) == 2
     assert any("manual check-in" in e.detail for e in manual) and any("undo" in e.detail for e in manual)
+
+
+# -- also: kiosk-supplied face fields -----------------------------------------------------------------------------
+def test_a_kiosk_cannot_claim_a_face_check_in_or_its_score(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    svc, sid, a1, a2 = services(client), world.session_id, world.persons["A1"], world.persons["A2"]
+    kiosk = {"Authorization": f"Bearer {world.kiosk_token}"}
+    claims = [({"method": "face", "face_score": 0.01}, "face_score"), ({"method": "face"}, "method"),
+              ({"face_score": 0.01}, "face_score"),
+              ({"method": "face", "face_decision": "forged.token"}, "face_decision")]
+    for claim, refused_field in claims:
+        answer = client.post("/api/checkins", json={"session_id": sid, "person_id": a1} | claim, headers=kiosk)
+        assert answer.status_code == 422 and answer.json()["field"] == refused_field, (claim, answer.text)
+    assert call(client, svc.ledger.current, sid, a1) is None
+
+    # the face service's own decision (as the face API and the camera socket hand it to this kiosk) is taken
+    device = call(client, svc.devices.device, world.kiosk_device_id)
+    decision = FaceDecision(Decision.CONFIRM, MatchReason.BORDERLINE, Candidate(a1, 0.58), None)
+    sealed = svc.checkins.face_decisions.seal(Actor(device, None), sid, decision)
+    assert sealed is not None
+    for other in ({"person_id": a2}, {"session_id": sid + 1}):  # not for another person or session
+        answer = client.post("/api/checkins", json={"session_id": sid, "person_id": a1, "method": "face",
+                                                    "face_decision": sealed} | other, headers=kiosk)
+        assert answer.status_code in (404, 422), answer.text
+    taken = client.post("/api/checkins", json={"session_id": sid, "person_id": a1, "method": "face",
+                                               "face_decision": sealed}, headers=kiosk).json()
+    assert taken["outcome"] == "accepted" and taken["checkin"]["method"] == "face"
+    assert taken["checkin"]["face_score"] == 0.58

@@ -58,7 +58,10 @@ def query(name: str, schema: Schema, required: bool = False) -> dict[str, Any]:
 
 SCAN = obj(["session_id"], session_id=INT, hall_id=INT, credential={"type": "string", "maxLength": 200},
            person_id=INT, method={"enum": [Method.QR.value, Method.FACE.value, Method.MANUAL.value]},
-           kiosk_time=TIME, nonce={"type": "string", "minLength": 1, "maxLength": 64}, face_score={"type": "number"})
+           kiosk_time=TIME, nonce={"type": "string", "minLength": 1, "maxLength": 64},
+           face_score={"type": "number", "description": "refused: a face score is the face service's own"},
+           face_decision={"type": "string", "maxLength": 400,
+                          "description": "method face: the face_decision the face API or camera socket gave"})
 VERDICT = obj(["outcome", "message"], outcome={"enum": [o.value for o in Outcome]},
               reason={"enum": [*(r.value for r in Refusal), None]}, message=STR,
               person={"type": ["object", "null"]}, checkin={"type": ["object", "null"]})
@@ -73,8 +76,9 @@ LIVENESS: dict[str, Schema] = {"liveness": {"enum": ["passed", "failed"]},
 FACE = obj(["decision", "reason", "message"], decision={"enum": DECISION},
            reason={"enum": ["match", "ambiguous", "borderline", "partial", "no_match", "empty_gallery", "too_small"]},
            distance={"type": ["number", "null"]},
-           face_score={"type": ["number", "null"], "description": "the match distance (lower is closer); pass it to "
-                                                                   "POST /api/checkins with method face"},
+           face_score={"type": ["number", "null"], "description": "the match distance (lower is closer)"},
+           face_decision={"type": ["string", "null"], "description": "ACCEPT/CONFIRM: the sealed decision to pass to "
+                                                                       "POST /api/checkins with method face"},
            message=STR, person={"type": ["object", "null"], "description": "ACCEPT/CONFIRM only"},
            alternatives={"type": "array", "items": OBJ, "description": "CONFIRM (ambiguous): the other candidate"},
            box=OBJ, problem={"enum": ["too_small", "at_edge", None]},

@@ -160,7 +160,8 @@ class CameraLink:
                 await self._check_in(face_scan(self.session_id, d.person_id, d.distance), key)
             elif await self._device() is not None:  # a name only to a kiosk still enrolled
                 card = (await self.svc.facts.cards([d.person_id])).get(d.person_id)
-                self.conn.push(frame("face_confirm", person=plain(card) if card else None,
+                sealed = self.svc.checkins.face_decisions.seal(Actor(self.conn.device, None), self.session_id, d)
+                self.conn.push(frame("face_confirm", person=plain(card) if card else None, face_decision=sealed,
                                      face_score=round(float(d.distance), 4), reason=d.reason.value,
                                      message=t("face_msg_confirm", name=card.full_name if card else "")))
         if decided:

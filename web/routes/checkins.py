@@ -46,7 +46,8 @@ def scan_request(data: dict[str, Any]) -> ScanRequest:
     return ScanRequest(
         field(data, "session_id", int), field(data, "hall_id", int, None), field(data, "credential", str, None),
         field(data, "person_id", int, None), choice(data, "method", Method) if "method" in data else None,
-        field(data, "face_score", float, None), field(data, "nonce", str, None), kiosk_time(data))
+        field(data, "face_score", float, None), field(data, "nonce", str, None), kiosk_time(data),
+        field(data, "face_decision", str, None))
 
 
 async def check_in(request: Request) -> JSONResponse:

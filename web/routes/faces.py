@@ -192,6 +192,7 @@ async def identify(request: Request) -> JSONResponse:
     faces = []
     for result, shown in zip(found.faces, checked_in, strict=True):
         item = await face_json(request, svc, result)
+        item["face_decision"] = svc.checkins.face_decisions.seal(Actor(device, None), req.session_id, result.decision)
         if shown is not None:
             item["checkin"] = verdict_json(shown)
         faces.append(item)

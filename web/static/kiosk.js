@@ -403,7 +403,7 @@ $("confirm-yes").addEventListener("click", () => {
   const m = confirming;
   $("confirm").hidden = true;
   confirming = null;
-  if (m) checkIn({ person_id: m.person.person_id, method: "face", face_score: m.face_score }, m.person);
+  if (m) checkIn({ person_id: m.person.person_id, method: "face", face_decision: m.face_decision }, m.person);
 });
 $("confirm-no").addEventListener("click", () => { $("confirm").hidden = true; confirming = null; });
 

@@ -26,9 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
 from attendance.checkins import CheckIn, Method, Outcome
 from attendance.devices import Device
-from attendance.face_match import Decision
+from attendance.face_match import Decision, FaceDecision
 from attendance.face_service import Identification
 from attendance.headcounts import Headcount
 from attendance.issuer import Credentials
@@ -42,6 +44,7 @@ from web.usecases.cards import card_scope
 from web.usecases.facts import ConferenceFacts, PersonCard
 
 NONCE_STEM = 40  # of a request's nonce, kept in the nonce of each face it checks in
+FACE_DECISION_SECONDS = 120  # a likely match, sealed, waits this long for the operator's tap
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class ScanRequest:
     face_score: float | None = None
     nonce: str | None = None
     kiosk_time: datetime | None = None
+    face_decision: str | None = None  # a kiosk's face check-in: the face service's sealed decision (`FaceDecisions`)
+    decided: bool = False  # set only by `face_scan`: the face service's own decision, in this process
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,36 @@ def face_scan(session_id: int, person_id: int, distance: float, nonce: str | Non
     """An accepted face identification as the scan that checks it in: method face, its distance as the score
     (to 4 places, as the face API shows it and a kiosk sends it back after a confirmation)."""
     return ScanRequest(session_id, person_id=person_id, method=Method.FACE, face_score=round(float(distance), 4),
-                       nonce=nonce, kiosk_time=kiosk_time)
+                       nonce=nonce, kiosk_time=kiosk_time, decided=True)
+
+
+class FaceDecisions:
+    """The face service's decisions, sealed for the kiosk that saw them: a likely match the operator confirms comes
+    back as this token (`face_decision`), so method face and a face score are never taken as a kiosk sends them."""
+
+    def __init__(self, secret: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="hoinghi/face-decision")
+
+    def seal(self, who: Actor, session_id: int, decision: FaceDecision) -> str | None:
+        """A token for an accepted or likely match of one person (None for the others)."""
+        if decision.decision is Decision.REJECT or decision.person_id is None or decision.distance is None:
+            return None
+        return self._serializer.dumps([who.device_id, who.user_id, session_id, decision.person_id,
+                                       round(float(decision.distance), 4)])
+
+    def open(self, token: str, who: Actor, session_id: int, person_id: int | None, offline: bool) -> float:
+        """The distance the face service found, from a token sealed for this kiosk, session and person (within
+        `FACE_DECISION_SECONDS`, but any age for an offline kiosk's queue); `Invalid` on face_decision otherwise."""
+        try:
+            sealed = self._serializer.loads(token, max_age=None if offline else FACE_DECISION_SECONDS)
+            device_id, user_id, session, person, distance = sealed
+        except SignatureExpired:
+            raise Invalid("this face decision has expired: look at the camera again", field="face_decision") from None
+        except (BadSignature, ValueError, TypeError):
+            raise Invalid("not a face decision of this server", field="face_decision") from None
+        if [device_id, user_id, session, person] != [who.device_id, who.user_id, session_id, person_id]:
+            raise Invalid("this face decision is for another kiosk, session or person", field="face_decision")
+        return float(distance)
 
 
 async def kiosk_hall(facts: ConferenceFacts, device: Device, session_id: int, hall_id: int | None = None
@@ -130,7 +164,8 @@ async def kiosk_hall(facts: ConferenceFacts, device: Device, session_id: int, ha
 
 class CheckIns:
     def __init__(self, conference: ConferenceService, facts: ConferenceFacts, ledger: Ledger,
-                 credentials: Credentials, zone: tzinfo, clock: Callable[[], datetime]) -> None:
+                 credentials: Credentials, zone: tzinfo, clock: Callable[[], datetime], secret: str) -> None:
+        self.face_decisions = FaceDecisions(secret)
         self.conference = conference
         self.facts = facts
         self.ledger = ledger
@@ -186,7 +221,14 @@ class CheckIns:
             await self.listed(who, rules, hall_id, asked.person_id)
         if method in (Method.ONLINE, Method.HEADCOUNT):
             raise Invalid("online and headcount attendance are not recorded through this call", field="method")
+        if asked.face_score is not None and not asked.decided:
+            raise Invalid("face_score is the face service's own, never sent: send its face_decision",
+                          field="face_score")
         score = asked.face_score if method is Method.FACE else None
+        if method is Method.FACE and not asked.decided:
+            if asked.face_decision is None:
+                raise Invalid("a face check-in comes from the face service: send its face_decision", field="method")
+            score = self.face_decisions.open(asked.face_decision, who, asked.session_id, asked.person_id, offline)
         scan = Scan(asked.session_id, hall_id, method, self.clock(), asked.kiosk_time, who.device_id, who.user_id,
                     asked.nonce, offline, score)
         return Prepared(scan, asked.credential, asked.person_id)
