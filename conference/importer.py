@@ -21,7 +21,7 @@ from typing import TextIO
 from conference.accounts import Action, Role, User, authorize
 from conference.errors import Forbidden, Invalid
 from conference.roster import RosterDiff, diff_roster, plan_roster
-from conference.roster_files import RosterFile, read_roster_files
+from conference.roster_files import FILE_MAX, RosterFile, read_roster_files
 from conference.roster_sheets import RosterSheet
 from conference.store import ConferenceStore, ImportCounts
 from conference.text import thousands
@@ -52,6 +52,8 @@ def _load(sources: Sequence[Source]) -> list[RosterFile]:
             continue
         path = Path(source)
         try:
+            if path.stat().st_size > FILE_MAX:  # refused before it is read, as an upload is
+                raise Invalid(f"{path.name}: tệp quá lớn (tối đa {FILE_MAX // (1024 * 1024)} MB)")
             files.append((path.name, path.read_bytes()))
         except OSError as e:
             raise Invalid(f"{path.name}: không mở được tệp ({e.strerror})") from None

@@ -48,15 +48,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """The engine for a DATABASE_URL. Its errors never carry their bound parameters (`hide_parameters`): a
+    failed statement is logged with its SQL only, never the names, codes or answers it was given."""
     full = async_url(url)
     if full.startswith("sqlite"):
         path = make_url(full).database
         assert path is not None
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(full)
+        engine = create_async_engine(full, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(full, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(full, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
 
 
 def _config(connection: Connection) -> Config:

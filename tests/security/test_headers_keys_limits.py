@@ -12,10 +12,15 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import re
+import socket
 import subprocess
 import uuid
+import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,13 +29,20 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from playwright.sync_api import Page
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.testclient import TestClient
 
 from attendance import tables as t
 from attendance.errors import InvalidRecord
 from attendance.keys import VERSIONED, Sealer, data_key_id
+from conference import tables as ct
+from conference.roster_files import ROWS_MAX, XLSX_UNPACKED_MAX
+from conference.store import ConferenceStore
+from conference.units import UnitType, new_unit
 from tests.browser import HOINGHI, chromium, hoinghi_server
+from tests.served import Hub
 from tests.world import World, build_world, sign_in
 from web.app import create_app
 from web.bootstrap import Services
@@ -268,3 +280,166 @@ def test_keys_rotate_and_withdraw_from_the_command_line(tmp_path: Path) -> None:
         refused = scan(client, world, old_text)
         assert refused["outcome"] == "refused" and refused["reason"] == "unknown_key"
         assert scan(client, world, new_text)["outcome"] == "repeat"
+
+
+# -- 3. limits ------------------------------------------------------------------------------------------
+MB = 1024 * 1024
+
+
+def workbook(extra: dict[str, bytes | Iterator[bytes]], units_rows: int = 1) -> bytes:
+    """A real .xlsx (written by hand, as a spreadsheet program writes it) with a units sheet of
+    `units_rows` rows and extra archive members (a member given as chunks is streamed in)."""
+    rows = "".join(f'<row r="{i + 2}"><c r="A{i + 2}" t="inlineStr"><is><t>U{i}</t></is></c>'
+                   f'<c r="B{i + 2}" t="inlineStr"><is><t>Chi bộ {i}</t></is></c>'
+                   f'<c r="C{i + 2}" t="inlineStr"><is><t>chi bộ</t></is></c>'
+                   f'<c r="D{i + 2}" t="inlineStr"><is><t>P</t></is></c></row>' for i in range(units_rows))
+    header = "".join(f'<c r="{c}1" t="inlineStr"><is><t>{h}</t></is></c>'
+                     for c, h in zip("ABCD", ("Mã", "Tên đơn vị", "Loại", "Mã cấp trên"), strict=True))
+    members = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships'
+        '+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override '
+        'PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        'spreadsheetml.worksheet+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+        '2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet '
+        'name="Đơn vị" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": '<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+        f'spreadsheetml/2006/main"><sheetData><row r="1">{header}</row>{rows}</sheetData></worksheet>',
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+        for name, content in extra.items():
+            if isinstance(content, bytes):
+                archive.writestr(name, content)
+            else:
+                with archive.open(name, "w", force_zip64=True) as member:
+                    for chunk in content:
+                        member.write(chunk)
+    return out.getvalue()
+
+
+def import_roster(client: TestClient, name: str, data: bytes) -> tuple[int, str]:
+    csrf = csrf_of(client.get("/roster/import").text)
+    answer = client.post("/roster/import", data={"csrf": csrf}, files={"files": (name, data, "application/xlsx")})
+    return answer.status_code, answer.text
+
+
+def unit_codes(client: TestClient) -> set[str]:
+    svc: Services = client.app.state.services  # type: ignore[attr-defined]
+    assert client.portal is not None
+    return {u.code for u in client.portal.call(svc.conference.store.all_units)}
+
+
+def test_a_zip_bomb_or_too_many_rows_is_refused_whole(world_client: tuple[TestClient, World]) -> None:
+    client, _ = world_client
+    sign_in(client, "admin")
+    before = unit_codes(client)
+    status, page = import_roster(client, "donvi.xlsx", workbook({}, units_rows=2))
+    assert status == 200, page  # the hand-written workbook is a good roster
+    assert unit_codes(client) == before | {"U0", "U1"}
+    zeros = (bytes(MB) for _ in range(XLSX_UNPACKED_MAX // MB + 1))  # 257 MB unpacked, 0.3 MB packed
+    bomb = workbook({"xl/media/image1.bin": zeros}, units_rows=3)
+    assert len(bomb) < MB
+    status, page = import_roster(client, "bom.xlsx", bomb)
+    assert status == 422 and "zip bomb" in page and "không nhập gì" in page
+    rows = workbook({}, units_rows=ROWS_MAX)  # with its header, one row too many
+    status, page = import_roster(client, "nhieu.xlsx", rows)
+    assert status == 422 and "quá nhiều dòng (hơn 250.000 dòng)" in page
+    assert unit_codes(client) == before | {"U0", "U1"}  # nothing of either was imported
+
+
+def test_a_bad_page_number_is_a_422(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    sign_in(client, "org.p")
+    people = f"/units/{world.units['P']}/people"
+    assert client.get(people, params={"page": "2"}).status_code == 200
+    for bad in ("x", "1.5", "", "99999999999999999999", "\x00"):
+        answer = client.get(people, params={"page": bad})
+        assert answer.status_code == 422 and "page" in answer.text, (bad, answer.status_code)
+
+
+def send_chunked(port: int, head: str, chunks: int, chunk: bytes) -> tuple[str, int]:
+    """Send a chunked body until the server answers; (its status line, bytes of body sent by then)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(head.encode() + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        sent = 0
+        conn.setblocking(False)
+        try:
+            for _ in range(chunks):
+                if select_ready(conn):
+                    break
+                conn.setblocking(True)
+                conn.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                conn.setblocking(False)
+                sent += len(chunk)
+            else:
+                conn.setblocking(True)
+                conn.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server stopped reading and closed: its answer is waiting
+        conn.setblocking(True)
+        answer = b""
+        while b"\r\n" not in answer:
+            data = conn.recv(4096)
+            if not data:
+                break
+            answer += data
+        return answer.split(b"\r\n", 1)[0].decode(), sent
+
+
+def select_ready(conn: socket.socket) -> bool:
+    import select as selecting
+    readable, _, _ = selecting.select([conn], [], [], 0)
+    return bool(readable)
+
+
+def test_chunked_bodies_are_cut_off_at_their_limit(tmp_path: Path) -> None:
+    """A JSON request and a form sent chunked (no Content-Length) are refused once they pass their limit,
+    not read to the end (before: read whole into memory, or spooled to disk)."""
+    settings = load({}, None, database_url=f"sqlite:///{tmp_path}/chunked.db", secret_key=SECRET)
+    hub = Hub(settings, tmp_path / "hub.log").start()
+    try:
+        total = 64 * MB
+        status, sent = send_chunked(hub.port, "POST /api/devices/enrol HTTP/1.1\r\nHost: x\r\n"
+                                    "Content-Type: application/json\r\n", total // (64 * 1024), b" " * 64 * 1024)
+        assert status == "HTTP/1.1 422 Unprocessable Entity" and sent < total // 4, (status, sent)
+        boundary = "b0undary"
+        head = (f"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n")
+        part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n").encode()
+        status, sent = send_chunked(hub.port, head, total // (64 * 1024), part + bytes(64 * 1024 - len(part)))
+        assert status == "HTTP/1.1 422 Unprocessable Entity" and sent < total // 4, (status, sent)
+    finally:
+        hub.stop()
+
+
+# -- 4. SQL errors in the logs --------------------------------------------------------------------------
+async def test_sql_errors_are_logged_without_their_parameters(engine: AsyncEngine,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A statement the store refuses (here a duplicate person code, a name bound beside it) is reported and
+    logged with its SQL only: the name never reaches an exception's text or a log line."""
+    unit = await ConferenceStore(engine).add_unit(new_unit("P", "Đảng bộ tỉnh", UnitType.PROVINCE, None))
+    person = {"code": "A1", "unit_id": unit.id, "member_type": "full", "exempt": False, "position": ""}
+    async with engine.begin() as c:
+        await c.execute(insert(ct.persons).values(full_name="Nguyễn Văn An", search_key="nguyen van an", **person))
+    secret = {"full_name": "Trần Thị Bí Mật", "search_key": "tran thi bi mat"}
+    with pytest.raises(IntegrityError) as refused:
+        try:
+            async with engine.begin() as c:
+                await c.execute(insert(ct.persons).values(**secret, **person))
+        except IntegrityError:
+            logging.getLogger("web.http.errors").exception("a store error")  # as a 500 is logged, traceback and all
+            raise
+    said = str(refused.value)
+    assert "SQL parameters hidden" in said and "INSERT INTO persons" in said
+    assert "Bí Mật" not in said + caplog.text and "bi mat" not in said + caplog.text
+    assert "INSERT INTO persons" in caplog.text

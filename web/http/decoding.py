@@ -1,7 +1,7 @@
 """Decoding requests, one set of helpers for every route: JSON bodies and their fields, path and query
-parameters, form fields. Every value passes `checked()`: integers in the stores' range, finite numbers,
-text without NUL. A value that does not decode raises `Invalid` naming the field (mapped to 422 once, in
-`web/http/errors.py`)."""
+parameters, form fields; every body is `bounded()`, declared or chunked. Every value passes `checked()`:
+integers in the stores' range, finite numbers, text without NUL. A value that does not decode raises
+`Invalid` naming the field (mapped to 422 once, in `web/http/errors.py`)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from starlette.requests import Request
+from starlette.types import Message
 
 from conference.errors import Invalid
 
 BODY_MAX = 64 * 1024
+FORM_LIMIT = 2 * 1024 * 1024  # a page's form without a file; uploads give their own limit
 E = TypeVar("E", bound=Enum)
 
 
@@ -26,12 +28,29 @@ def _no_constant(name: str) -> Any:
     raise Invalid(f"request body has {name}, which is not JSON")
 
 
+def bounded(request: Request, limit: int) -> Request:
+    """The same request, its body refused (Invalid) past `limit` bytes however it is sent: a declared
+    Content-Length over the limit before a byte is read, a chunked body as soon as it passes the limit, so
+    no reader (JSON, form, upload) ever holds or spools more."""
+    declared = request.headers.get("content-length", "")
+    if declared.strip().isdigit() and int(declared) > limit:
+        raise Invalid(f"request body over {limit} bytes")
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise Invalid(f"request body over {limit} bytes")
+        return message
+
+    return Request(request.scope, receive)
+
+
 async def body(request: Request, limit: int = BODY_MAX) -> dict[str, Any]:
-    if int(request.headers.get("content-length") or 0) > limit:
-        raise Invalid(f"request body over {limit} bytes")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise Invalid(f"request body over {limit} bytes")
+    raw = await bounded(request, limit).body()
     try:
         data = json.loads(raw or b"{}", parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply

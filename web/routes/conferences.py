@@ -162,9 +162,7 @@ async def roster_import(request: Request) -> Response:
         raise Forbidden("this role may not import rosters")
     if request.method == "GET":
         return await render(request, "import.html")
-    if int(request.headers.get("content-length") or 0) > UPLOAD_MAX:
-        raise Invalid(f"files over {UPLOAD_MAX // (1024 * 1024)} MB are refused")
-    form = await read_form(request)
+    form = await read_form(request, limit=UPLOAD_MAX)  # declared or chunked, never more is read
     try:
         files = [(f.filename or "roster", await f.read()) for f in form.getlist("files") if isinstance(f, UploadFile)]
     finally:

@@ -66,9 +66,9 @@ async def read_upload(request: Request, form_csrf: bool = True) -> tuple[Documen
         raise UploadRefused(UploadProblem.TOO_LARGE, f"the file is over {DOCUMENT_MAX // (1024 * 1024)} MB",
                             limit_mb=DOCUMENT_MAX // (1024 * 1024))
     if form_csrf:
-        form = await read_form(request, max_files=1, max_part_size=FORM_OVERHEAD)
+        form = await read_form(request, max_files=1, max_part_size=FORM_OVERHEAD, limit=DOCUMENT_MAX + FORM_OVERHEAD)
     else:
-        form = await form_of(request, max_files=1, max_part_size=FORM_OVERHEAD)
+        form = await form_of(request, max_files=1, max_part_size=FORM_OVERHEAD, limit=DOCUMENT_MAX + FORM_OVERHEAD)
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,7 +33,7 @@ from attendance.liveness import LivenessFailure, LivenessState
 from conference.errors import ConferenceError, Invalid, NotFound
 from web.bootstrap import Services, services
 from web.http.auth import api_user, check_csrf, current_device, current_user, form_of
-from web.http.decoding import body, field, flag, number, optional_number, path_int, text
+from web.http.decoding import body, bounded, field, flag, number, optional_number, path_int, text
 from web.http.encoding import plain, verdict_json
 from web.http.templating import language, render
 from web.i18n import translator
@@ -52,19 +51,9 @@ class _InMemory(MultiPartParser):
 
 
 async def read_upload(request: Request, limit: int) -> FormData:
-    """The request's multipart form, parsed in memory, at most `limit` bytes in all."""
-    if int(request.headers.get("content-length") or 0) > limit:
-        raise Invalid(f"request body over {limit} bytes")
-
-    async def bounded() -> AsyncGenerator[bytes, None]:
-        total = 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > limit:
-                raise Invalid(f"request body over {limit} bytes")
-            yield chunk
-
-    parser = _InMemory(request.headers, bounded(), max_files=MAX_FRAMES + 1, max_fields=20, max_part_size=64 * 1024)
+    """The request's multipart form, parsed in memory, at most `limit` bytes in all (declared or chunked)."""
+    parser = _InMemory(request.headers, bounded(request, limit).stream(), max_files=MAX_FRAMES + 1, max_fields=20,
+                       max_part_size=64 * 1024)
     try:
         return await parser.parse()
     except MultiPartException as e:
