@@ -1,6 +1,8 @@
-"""The access matrix: every role against every resource, through the real HTTP interface.
+"""The access matrix: every role against every resource, through the real HTTP interface and the live hub.
 
-Unauthenticated -> 401; out of role or unit scope -> 403; a kiosk token cannot act for another hall.
+Unauthenticated -> 401 (a page: 303 to sign in); out of role or unit scope -> 403; a kiosk token cannot act for
+another hall. Every route of the app is a row of `tests/access_routes.py` (a test says so); the WebSocket
+actions (topics, media publishing and watching, the floor, a hall's hand) have their own table here.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from tests import access_routes
 from tests.world import World, sign_in
 
 ACTORS = ["anonymous", "admin", "org.p", "org.d1", "clerk.c1", "chair.c1", "member.a1", "kiosk.c1", "bad.token"]
@@ -54,6 +58,43 @@ RESOURCES: list[Resource] = [
      expect(403, admin=200, org_p=200) | {"anonymous": 303, "kiosk.c1": 303, "bad.token": 303}),
     ("GET", lambda w: "/conferences", None, expect(200) | {"anonymous": 303, "kiosk.c1": 303, "bad.token": 303}),
 ]
+
+
+def headers_of(client: TestClient, world: World, actor: str) -> dict[str, str]:
+    if actor in USERS:
+        return {"X-CSRF-Token": sign_in(client, actor)}
+    if actor == "kiosk.c1":
+        return {"Authorization": f"Bearer {world.kiosk_token}"}
+    if actor == "bad.token":
+        return {"Authorization": f"Bearer {world.kiosk_device_id}.not-the-secret"}
+    return {}
+
+
+@pytest.mark.parametrize("actor", access_routes.ACTORS)
+def test_every_route_answers_each_role(world_client: tuple[TestClient, World], actor: str) -> None:
+    client, world = world_client
+    extras = access_routes.prepare(client, world)
+    headers = headers_of(client, world, actor)
+    column = access_routes.ACTORS.index(actor)
+    wrong = []
+    for method, template, path, body, statuses in access_routes.rows(world, extras):
+        if isinstance(body, dict) and "form" in body:
+            form = body["form"] | {"csrf": headers.get("X-CSRF-Token", "")}
+            response = client.request(method, path, data=form, headers=headers, follow_redirects=False)
+        else:
+            response = client.request(method, path, json=body, headers=headers, follow_redirects=False)
+        if response.status_code != statuses[column]:
+            wrong.append(f"{method} {template}: {response.status_code}, expected {statuses[column]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_route_is_in_the_matrix(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    listed = {(m, t) for m, t, *_ in access_routes.rows(world, {"document": 1, "document2": 2, "feedback": 1})}
+    served = {(m, r.path) for r in client.app.routes if isinstance(r, Route)  # type: ignore[attr-defined]
+              for m in (r.methods or set()) - {"HEAD"}}
+    assert served - listed == set(), "routes missing from tests/access_routes.py"
+    assert listed - served == set(), "rows of tests/access_routes.py for routes the app does not have"
 
 
 @pytest.mark.parametrize("actor", ACTORS)
