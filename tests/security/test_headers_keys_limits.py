@@ -43,18 +43,13 @@ from conference.store import ConferenceStore
 from conference.units import UnitType, new_unit
 from tests.browser import HOINGHI, chromium, hoinghi_server
 from tests.served import Hub
+from tests.test_pages import page_csrf
 from tests.world import World, build_world, sign_in
 from web.app import create_app
 from web.bootstrap import Services
 from web.settings import Settings, SettingsError, load
 
 FRAMELESS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "same-origin"}
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found
-    return found.group(1)
 
 
 # -- 1. security headers ------------------------------------------------------------------------------
@@ -86,7 +81,7 @@ def test_every_answer_carries_the_security_headers(world_client: tuple[TestClien
 def test_the_feedback_state_page_cannot_be_framed(world_client: tuple[TestClient, World]) -> None:
     client, _ = world_client
     sign_in(client, "member.a1")
-    sent = client.post("/me/feedback", data={"csrf": csrf_of(client.get("/me/feedback").text), "kind": "proposal",
+    sent = client.post("/me/feedback", data={"csrf": page_csrf(client.get("/me/feedback").text), "kind": "proposal",
                                              "content": "Đề nghị tăng thời gian thảo luận."})
     assert sent.status_code == 200
     sign_in(client, "org.p")
@@ -330,7 +325,7 @@ def workbook(extra: dict[str, bytes | Iterator[bytes]], units_rows: int = 1) -> 
 
 
 def import_roster(client: TestClient, name: str, data: bytes) -> tuple[int, str]:
-    csrf = csrf_of(client.get("/roster/import").text)
+    csrf = page_csrf(client.get("/roster/import").text)
     answer = client.post("/roster/import", data={"csrf": csrf}, files={"files": (name, data, "application/xlsx")})
     return answer.status_code, answer.text
 
