@@ -198,6 +198,10 @@ class FaceService:
         self.forget(person_id)
         return done
 
+    async def reseal(self) -> int:
+        """Seal every template again with the current data key; how many were sealed with another."""
+        return await self.store.reseal_templates(lambda sealed: self.sealer.reseal(SEAL_PURPOSE, sealed))
+
     async def purge_expired(self) -> list[int]:
         """Delete the templates older than the retention period; returns whose."""
         if self.retention is None:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from attendance.checkins import IssuedCredential, Refusal
 from attendance.credentials import Credential, CredentialRefused, sign, verify
 from attendance.errors import NotFound
-from attendance.keys import Sealer, SigningKey, new_signing_key
+from attendance.keys import PURPOSE, Sealer, SigningKey, new_signing_key
 from attendance.store import LedgerStore
 
 Clock = Callable[[], datetime]
@@ -122,6 +122,10 @@ class Credentials:
             raise NotFound(f"no signing key {key_id}")
         await self.store.withdraw_key(key_id, self.clock())
         self._refreshed_mono = -1e9
+
+    async def reseal(self) -> int:
+        """Seal every private signing key again with the current data key; how many were sealed with another."""
+        return await self.store.reseal_keys(lambda sealed: self.sealer.reseal(PURPOSE, sealed))
 
     async def keys(self) -> list[SigningKey]:
         """Every signing key, withdrawn ones included, in id order."""

@@ -77,6 +77,13 @@ class Sealer:
         key_id = sealed[1:1 + KEY_ID_SIZE]
         return key_id if sealed[:1] == VERSIONED and key_id in self._by_id else None
 
+    def reseal(self, purpose: str, sealed: bytes) -> bytes | None:
+        """The blob sealed again with the current key, or None when it already is (key rotation's last step:
+        after every blob is resealed, the old key can be dropped)."""
+        if self.sealed_with(sealed) == self.key_id:
+            return None
+        return self.seal(purpose, self.open(purpose, sealed))
+
     def open(self, purpose: str, sealed: bytes) -> bytes:
         key_id = self.sealed_with(sealed)
         if key_id is not None:

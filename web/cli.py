@@ -191,7 +191,9 @@ def cmd_user_add(args: argparse.Namespace) -> None:
 
 
 def cmd_keys(args: argparse.Namespace) -> None:
-    """The credential signing keys: list them, rotate to a new one, withdraw one (its credentials refused)."""
+    """The credential signing keys: list them, rotate to a new one, withdraw one (its credentials refused);
+    everything sealed at rest sealed again with the current data key."""
+    from conference.text import thousands
     from web.bootstrap import build
 
     settings = settings_from(args)
@@ -206,6 +208,10 @@ def cmd_keys(args: argparse.Namespace) -> None:
             elif args.keys_command == "withdraw":
                 await credentials.withdraw(args.key_id)
                 print(f"hoinghi: signing key {args.key_id} withdrawn: the credentials it signed are refused")
+            elif args.keys_command == "reseal":
+                keys, templates = await credentials.reseal(), await services.biometrics.faces.reseal()
+                print(f"hoinghi: {keys} signing keys and {thousands(templates)} face templates sealed again with "
+                      "HOINGHI_DATA_KEY; HOINGHI_OLD_DATA_KEYS is no longer needed")
             for k in await credentials.keys():
                 state = "withdrawn" if k.withdrawn_at else "current" if k.active else "verifies"
                 print(f"{k.key_id}\t{k.fingerprint}\t{k.created_at:%Y-%m-%d %H:%M}\t{state}")
@@ -330,6 +336,9 @@ def parser() -> argparse.ArgumentParser:
     withdraw = keysub.add_parser("withdraw", help="a signing key no longer accepted: its credentials are refused")
     withdraw.add_argument("key_id", type=int)
     withdraw.set_defaults(func=cmd_keys)
+    keysub.add_parser("reseal", help="seal the signing keys and face templates again with HOINGHI_DATA_KEY (after "
+                                     "a data key rotation: then HOINGHI_OLD_DATA_KEYS can be emptied)",
+                      ).set_defaults(func=cmd_keys)
 
     kiosk = sub.add_parser("kiosk", help="run a check-in kiosk from this PC's camera (or a video file)",
                            description="Send camera frames to the server's live hub at a bounded rate and print "

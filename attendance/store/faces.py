@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -104,6 +105,26 @@ class FaceStore:
             rows = await c.execute(select(t.face_templates.c.person_id).where(
                 t.face_templates.c.person_id.in_(person_ids)))
             return {r.person_id for r in rows}
+
+    async def reseal_templates(self, reseal: Callable[[bytes], bytes | None], batch: int = 1000) -> int:
+        """Seal every template again where `reseal` gives a new blob (None: keep), a batch per transaction; a
+        template replaced or deleted meanwhile is left as it is now. How many changed."""
+        changed, after = 0, -1
+        while True:
+            async with self.engine.begin() as c:
+                rows = (await c.execute(select(t.face_templates.c.person_id, t.face_templates.c.ciphertext)
+                                        .where(t.face_templates.c.person_id > after)
+                                        .order_by(t.face_templates.c.person_id).limit(batch))).all()
+                for row in rows:
+                    new = reseal(row.ciphertext)
+                    if new is not None:
+                        done = await c.execute(update(t.face_templates).where(
+                            t.face_templates.c.person_id == row.person_id,
+                            t.face_templates.c.ciphertext == row.ciphertext).values(ciphertext=new))
+                        changed += done.rowcount
+            if len(rows) < batch:
+                return changed
+            after = rows[-1].person_id
 
     async def purge_templates(self, created_before: datetime) -> list[int]:
         """Delete the templates older than the retention period; returns whose."""

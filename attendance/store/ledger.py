@@ -4,6 +4,7 @@ commit); a check-in that lost a race to another process is recorded as a repeat.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -107,6 +108,18 @@ class LedgerStore:
         except IntegrityError:
             return False
         return True
+
+    async def reseal_keys(self, reseal: Callable[[bytes], bytes | None]) -> int:
+        """Seal every private key again where `reseal` gives a new blob (None: keep); how many changed."""
+        changed = 0
+        async with self.engine.begin() as c:
+            for row in (await c.execute(select(t.signing_keys.c.key_id, t.signing_keys.c.sealed_private_key))).all():
+                new = reseal(row.sealed_private_key)
+                if new is not None:
+                    await c.execute(update(t.signing_keys).where(t.signing_keys.c.key_id == row.key_id)
+                                    .values(sealed_private_key=new))
+                    changed += 1
+        return changed
 
     async def withdraw_key(self, key_id: int, now: datetime) -> None:
         async with self.engine.begin() as c:

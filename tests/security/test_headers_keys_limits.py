@@ -22,8 +22,10 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -36,6 +38,8 @@ from starlette.testclient import TestClient
 
 from attendance import tables as t
 from attendance.errors import InvalidRecord
+from attendance.face_service import open_template, seal_template
+from attendance.faces import ConsentChannel, ConsentPurpose
 from attendance.keys import VERSIONED, Sealer, data_key_id
 from conference import tables as ct
 from conference.roster_files import ROWS_MAX, XLSX_UNPACKED_MAX
@@ -245,17 +249,22 @@ def sealed_keys(client: TestClient) -> dict[int, bytes]:
     return client.portal.call(read)
 
 
-def test_keys_rotate_and_withdraw_from_the_command_line(tmp_path: Path) -> None:
+def test_keys_rotate_and_withdraw_from_the_command_line(database_url: str) -> None:
     """The data key and the credential signing keys rotate; old credentials verify until their key is
-    withdrawn, then every kiosk refuses them."""
-    url = f"sqlite:///{tmp_path}/keys.db"
+    withdrawn, then every kiosk refuses them; once resealed, nothing needs the old data key."""
+    url = database_url
     first = load({}, None, database_url=url, secret_key=SECRET, data_key=K1, password_time_cost=1,
                  password_memory_kib=8192)
+    vector = np.linspace(-0.2, 0.2, 128, dtype=np.float32)
     with TestClient(create_app(first)) as client:
         assert client.portal is not None
-        world = client.portal.call(build_world, client.app.state.services)  # type: ignore[attr-defined]
+        svc: Services = client.app.state.services  # type: ignore[attr-defined]
+        world = client.portal.call(build_world, svc)
         old_text = qr_text(client, world.persons["A1"])
         assert scan(client, world, old_text)["outcome"] == "accepted"
+        b1 = world.persons["B1"]
+        client.portal.call(svc.biometrics.faces.store.enrol, b1, ConsentPurpose.FACE_CHECKIN, "v1",
+                           ConsentChannel.PAPER, seal_template(Sealer(K1), b1, vector), datetime.now(UTC))
     env = {"DATABASE_URL": url, "HOINGHI_DATA_KEY": K2, "HOINGHI_OLD_DATA_KEYS": K1}
     rotated = hoinghi("keys", "rotate", env=env)
     assert rotated.returncode == 0, rotated.stderr
@@ -268,14 +277,22 @@ def test_keys_rotate_and_withdraw_from_the_command_line(tmp_path: Path) -> None:
         assert scan(client, world, old_text)["outcome"] == "repeat"  # key 1 still verifies
         new_text = qr_text(client, world.persons["A2"])  # signed with key 2
         assert scan(client, world, new_text)["outcome"] == "accepted"
+    resealed = hoinghi("keys", "reseal", env=env)  # the last step of a data key rotation
+    assert resealed.returncode == 0 and "1 signing keys and 1 face templates" in resealed.stdout, resealed.stderr
+    assert hoinghi("keys", "reseal", env=env).stdout.startswith("hoinghi: 0 signing keys and 0 face templates")
     withdrawn = hoinghi("keys", "withdraw", "1", env=env)
     assert withdrawn.returncode == 0 and "\twithdrawn" in withdrawn.stdout, withdrawn.stderr
     unknown = hoinghi("keys", "withdraw", "77", env=env)
     assert unknown.returncode == 2 and unknown.stderr == "hoinghi: no signing key 77\n"
-    with TestClient(create_app(replace(first, data_key=K2))) as client:  # K1 dropped: key 1 is withdrawn anyway
+    with TestClient(create_app(replace(first, data_key=K2))) as client:  # K1 dropped: everything was resealed
         refused = scan(client, world, old_text)
         assert refused["outcome"] == "refused" and refused["reason"] == "unknown_key"
         assert scan(client, world, new_text)["outcome"] == "repeat"
+        assert all(Sealer(K2).sealed_with(blob) == data_key_id(K2) for blob in sealed_keys(client).values())
+        svc = client.app.state.services  # type: ignore[attr-defined]
+        assert client.portal is not None
+        template = client.portal.call(svc.biometrics.faces.store.template_of, b1)
+        assert template is not None and np.array_equal(open_template(Sealer(K2), b1, template.ciphertext), vector)
 
 
 # -- 3. limits ------------------------------------------------------------------------------------------
