@@ -53,8 +53,8 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import check_store
-from rehearse.client import Http, HttpError, sign_in
-from rehearse.compose import HOST, ROOT
+from rehearse.client import Front, HttpError, device_address, sign_in
+from rehearse.compose import ROOT
 from rehearse.crowd import Dashboards, Viewers, Worker
 from rehearse.deployment import Deployment
 from rehearse.faults import FaultOptions, Faults
@@ -133,12 +133,12 @@ def say(text: str) -> None:
     print(f"rehearsal: {text}", file=sys.stderr, flush=True)
 
 
-async def enrol_faces(plan: Plan, port: int) -> list[dict[str, Any]]:
+async def enrol_faces(plan: Plan, front: Front) -> list[dict[str, Any]]:
     """The face kiosk's hall clerk (here the administrator) enrols the people of the shared photos, with
     their recorded consent: POST /api/persons/{id}/face."""
     if not plan.faces:
         return []
-    http = Http(HOST, port)
+    http = front.http(device_address(3, 250))  # the registration desk's PC
     csrf = await sign_in(http, *plan.admin)
     out = []
     attempts = Attempts()
@@ -246,7 +246,7 @@ def main() -> None:
         say("starting the hubs and nginx")
         deployment.start_hubs()
         laps.lap("hubs and nginx")
-        face_enrolments = asyncio.run(enrol_faces(plan, deployment.port))
+        face_enrolments = asyncio.run(enrol_faces(plan, deployment.front))
         laps.lap("face enrolments")
 
         procs = args.viewer_procs or max(1, -(-len(plan.viewers) // 2500))
@@ -254,10 +254,10 @@ def main() -> None:
         storm = largest_remainder(min(faults.reconnect_storm, len(plan.viewers)), [float(len(s)) for s in shares])
         say(f"{len(plan.kiosks)} kiosks, {len(plan.viewers):,} participants in {procs} processes, "
             f"{args.dashboards} dashboards: connecting")
-        kiosks = Worker("kiosks", Kiosks(plan, deployment.port))
-        viewers = [Worker(f"viewers{i}", Viewers(plan, deployment.port, s, n))
+        kiosks = Worker("kiosks", Kiosks(plan, deployment.front))
+        viewers = [Worker(f"viewers{i}", Viewers(plan, deployment.front, s, n))
                    for i, (s, n) in enumerate(zip(shares, storm, strict=True))]
-        dashboards = Worker("dashboards", Dashboards(plan, deployment.port, args.dashboards))
+        dashboards = Worker("dashboards", Dashboards(plan, deployment.front, args.dashboards))
         workers = [kiosks, *viewers, dashboards]
         for w in workers:
             w.receive("ready", 600)

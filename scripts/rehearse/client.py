@@ -1,8 +1,10 @@
-"""A browser's HTTP, as little as the rehearsal needs: one keep-alive HTTP/1.1 connection (asyncio
+"""A browser's HTTP, as little as the rehearsal needs: one keep-alive HTTP/1.1 connection over TLS (asyncio
 streams), the session cookie kept by hand, the sign-in page, and live-hub tickets.
 
-The deployment sets HOINGHI_SECURE_COOKIES (it sits behind HTTPS); the rehearsal talks plain HTTP to
-nginx, as the TLS terminator in front of it would, so the cookie is sent whatever its Secure flag says.
+Every client talks HTTPS and WSS to nginx (`Front`), trusting only the run's own CA (the compose `tls`
+service's), as a hall's browser that installed it would; each device may come from an address of its own
+(`device_address`: 127.x.y.z is all this machine's), so nginx's per-address limits see hall PCs and
+phones, not one client.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import re
 import secrets
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -52,11 +56,42 @@ class Answer:
         return json.loads(self.body)
 
 
+@functools.cache
+def _trusting(ca: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca)
+
+
+def device_address(kind: int, n: int) -> str:
+    """The n-th device of a kind (1 kiosks, 2 participants' browsers, 3 organisers) as a loopback address."""
+    return f"127.{kind}.{n // 250 % 250}.{n % 250 + 1}"
+
+
+@dataclass(frozen=True)
+class Front:
+    """nginx as the clients reach it: HTTPS and WSS on `port`, the run's CA certificate `ca` trusted."""
+
+    host: str
+    port: int
+    ca: str
+
+    def tls(self) -> ssl.SSLContext:
+        return _trusting(self.ca)
+
+    def http(self, source: str | None = None) -> Http:
+        return Http(self.host, self.port, tls=self.tls(), source=source)
+
+    @property
+    def ws(self) -> str:
+        return f"wss://{self.host}:{self.port}/ws"
+
+
 @dataclass
 class Http:
     host: str
     port: int
     cookies: dict[str, str] = field(default_factory=dict)
+    tls: ssl.SSLContext | None = None
+    source: str | None = None  # the device's own address
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
 
@@ -64,13 +99,14 @@ class Http:
                       timeout: float = TIMEOUT) -> Answer:
         try:
             return await asyncio.wait_for(self._request(method, path, body, headers or {}), timeout)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as e:
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as e:  # ssl.SSLError: OSError
             self.close()
             raise HttpError(0, f"{type(e).__name__}: {e}") from None
 
     async def _request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
         if self.writer is None or self.writer.is_closing():
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port, ssl=self.tls, local_addr=(self.source, 0) if self.source else None)
         assert self.reader is not None
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
         if self.cookies:
@@ -127,9 +163,10 @@ async def ticket(http: Http, csrf: str) -> str:
     return str(answer.json()["ticket"])
 
 
-def issued_session(secret_key: str, user_id: int) -> tuple[str, str]:
-    """The session cookie a sign-in of `user_id` gives (what web.http.auth.sign_in stores, signed as Starlette's
-    SessionMiddleware signs it) and its CSRF token: for participants who signed in before the rehearsal."""
+def issued_session(secret_key: str, user_id: int, version: int = 0) -> tuple[str, str]:
+    """The session cookie a sign-in of `user_id` gives (what web.http.auth.sign_in stores: the user, the
+    account's session version, 0 for a new account, and the CSRF token; signed as Starlette's SessionMiddleware
+    signs it) and its CSRF token: for participants who signed in before the rehearsal."""
     csrf = secrets.token_urlsafe(24)
-    data = base64.b64encode(json.dumps({"uid": user_id, "csrf": csrf}).encode())
+    data = base64.b64encode(json.dumps({"uid": user_id, "sv": version, "csrf": csrf}).encode())
     return itsdangerous.TimestampSigner(secret_key).sign(data).decode(), csrf

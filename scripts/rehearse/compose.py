@@ -54,7 +54,7 @@ class Service:
 def service(name: str, variables: dict[str, str]) -> Service:
     spec = compose()["services"][name]
     env = {k: substitute(str(v), variables) for k, v in (spec.get("environment") or {}).items()}
-    return Service(name, [str(a) for a in spec.get("command") or []], env)
+    return Service(name, [substitute(str(a), variables) for a in spec.get("command") or []], env)
 
 
 def hub_services() -> list[str]:

@@ -30,8 +30,7 @@ from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
-from .client import SESSION_COOKIE, Http, sign_in, ticket
-from .compose import HOST
+from .client import SESSION_COOKIE, Front, Http, device_address, sign_in, ticket
 from .live import OUTAGE_MAX_S, Clients, Live, heartbeats
 from .plan import PARTICIPANT_PASSWORD, Plan, ViewerPlan
 
@@ -51,8 +50,8 @@ class Role(Protocol):
 class Viewers(Clients):
     """Participants watching from their browsers: the viewer topic is their online presence."""
 
-    def __init__(self, plan: Plan, port: int, viewers: list[ViewerPlan], storm: int) -> None:
-        super().__init__(plan, port)
+    def __init__(self, plan: Plan, front: Front, viewers: list[ViewerPlan], storm: int) -> None:
+        super().__init__(plan, front)
         self.viewers = viewers
         self.storm_size = storm
         self.sign_ins: list[float] = []  # seconds each real sign-in took
@@ -62,7 +61,7 @@ class Viewers(Clients):
         return {"viewers": len(self.viewers)}
 
     def _hello(self, viewer: ViewerPlan) -> Callable[[], Awaitable[dict[str, Any]]]:
-        http = Http(HOST, self.port)
+        http = self.front.http(device_address(2, viewer.person_id))  # each participant's own phone or PC
         csrf = viewer.csrf
         if viewer.cookie is not None:
             http.cookies[SESSION_COOKIE] = viewer.cookie
@@ -82,7 +81,7 @@ class Viewers(Clients):
 
     def start(self, t0: float) -> None:
         topic = f"session:{self.plan.session_id}/viewer"
-        self.clients = [Live(self.port, self._hello(v), topic) for v in self.viewers]
+        self.clients = [Live(self.front, self._hello(v), topic) for v in self.viewers]
 
         async def join(client: Live, at: float) -> None:
             await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
@@ -123,8 +122,8 @@ class Viewers(Clients):
 class Dashboards(Clients):
     """Organisers watching the province's live attendance."""
 
-    def __init__(self, plan: Plan, port: int, count: int) -> None:
-        super().__init__(plan, port)
+    def __init__(self, plan: Plan, front: Front, count: int) -> None:
+        super().__init__(plan, front)
         self.count = count
 
     def _hello(self, http: Http, csrf: str) -> Callable[[], Awaitable[dict[str, Any]]]:
@@ -137,12 +136,12 @@ class Dashboards(Clients):
         return hello
 
     async def setup(self) -> dict[str, Any]:
-        async def open_one() -> Live:
-            http = Http(HOST, self.port)
+        async def open_one(n: int) -> Live:
+            http = self.front.http(device_address(3, n))  # each organiser's own PC
             csrf = await sign_in(http, *self.plan.organiser)
-            return Live(self.port, self._hello(http, csrf), self.plan.topic, record=True)
+            return Live(self.front, self._hello(http, csrf), self.plan.topic, record=True)
 
-        self.clients = list(await asyncio.gather(*(open_one() for _ in range(self.count))))
+        self.clients = list(await asyncio.gather(*(open_one(n) for n in range(self.count))))
         self.run_clients()
         return {"dashboards": await self.all_connected()}
 

@@ -2,11 +2,14 @@
 
 Everything that can be is read from docker-compose.yml and deploy/: the hubs run the compose file's
 command line (`hoinghi serve --host … --port …`) with its environment, the schema is migrated by the
-`migrate` service's command, Redis runs the `redis` service's command, and nginx runs
-deploy/nginx.conf with deploy/hoinghi-upstreams.conf. What is substituted, and only that: host names
-and ports (127.0.0.1 and free ports), the secrets (generated for the run), the shared media volume (a
-directory), the paths nginx would share with another run on the same machine (its pid file and
-caches, under a directory of its own), and the settings a rehearsal adds (`overrides`).
+`migrate` service's command, Redis runs the `redis` service's command, the `tls` service's command makes
+the run's own CA and nginx's certificate (for 127.0.0.1 and localhost), and nginx runs deploy/nginx.conf
+with deploy/hoinghi-upstreams.conf, HTTPS on one port and the redirecting HTTP on another. What is
+substituted, and only that: host names, addresses and ports (127.0.0.1 and free ports; nginx's address
+that the hubs trust), the secrets (generated for the run), the shared volumes and the certificate's
+(directories), the paths nginx would share with another run on the same machine (its pid file and
+caches, under a directory of its own), and the settings a rehearsal adds (`overrides`). The run has no
+TURN server (it streams no media), so the hubs get no TURN settings.
 
 PostgreSQL is a throwaway cluster of the run's own (initdb + pg_ctl, as the `postgres` user when run
 as root), with the role and database the compose file names, so that a fault may restart it; or, with
@@ -17,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import http.client
 import os
 import re
 import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -32,6 +37,7 @@ from pathlib import Path
 from harness import Database, create_database, drop_database, free_port, pg_execute
 from sqlalchemy.engine import make_url
 
+from .client import Front
 from .compose import (
     DEPLOY,
     HOST,
@@ -58,13 +64,14 @@ def listening(port: int) -> bool:
         return False
 
 
-def wait_for_http(url: str, proc: subprocess.Popen[bytes], seconds: float, what: str, log: Path | None) -> None:
+def wait_for_http(url: str, proc: subprocess.Popen[bytes], seconds: float, what: str, log: Path | None,
+                  context: ssl.SSLContext | None = None) -> None:
     deadline = time.monotonic() + seconds
     while True:
         if proc.poll() is not None:
             raise SystemExit(f"rehearsal: {what} exited with {proc.returncode}" + (f":\n{tail(log)}" if log else ""))
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=2, context=context):
                 return
         except urllib.error.HTTPError:
             return  # it answers
@@ -239,19 +246,25 @@ class ExistingPostgres:
 
 
 class Nginx:
-    """deploy/nginx.conf, copied into a directory of its own: the listen port, the hub addresses of this
-    machine in the included upstreams file, and its /tmp paths (pid, caches) moved into that directory."""
+    """deploy/nginx.conf, copied into a directory of its own: the listen ports (HTTPS, and HTTP that only
+    redirects), the certificate's directory (the `tls` service's output), the hub addresses of this machine
+    in the included upstreams file, and its /tmp paths (pid, caches) moved into that directory."""
 
-    def __init__(self, workdir: Path, hubs: list[Hub]) -> None:
+    def __init__(self, workdir: Path, hubs: list[Hub], tls: Path) -> None:
         self.prefix = workdir / "nginx"
         self.prefix.mkdir()
         self.prefix.chmod(0o755)  # the worker processes run as nobody
-        self.port = free_port()
-        conf, listens = re.subn(r"listen\s+8080\s*;", f"listen {HOST}:{self.port};",
-                                (DEPLOY / "nginx.conf").read_text())
-        if listens != 1:
-            raise SystemExit("rehearsal: deploy/nginx.conf no longer listens on 8080 once: update the rehearsal")
+        self.port = free_port()  # HTTPS
+        self.http_port = free_port()
+        self.ca = tls / "ca.crt"
+        conf = (DEPLOY / "nginx.conf").read_text()
+        conf, https = re.subn(r"listen\s+8443\s+ssl\s*;", f"listen {HOST}:{self.port} ssl;", conf)
+        conf, http = re.subn(r"listen\s+8080\s*;", f"listen {HOST}:{self.http_port};", conf)
         conf = re.sub(r"/tmp/(hoinghi-[\w.-]+)", lambda m: str(self.prefix / m.group(1)), conf)
+        conf, certificates = re.subn(r"/etc/nginx/tls/", f"{tls}/", conf)
+        if (https, http, certificates) != (1, 1, 2):
+            raise SystemExit("rehearsal: deploy/nginx.conf no longer listens on 8443 (TLS, a certificate and key in "
+                             "/etc/nginx/tls/) and 8080 once each: update the rehearsal")
         self.conf = self.prefix / "nginx.conf"
         self.conf.write_text(conf)
         by_name = {h.name: h for h in hubs}
@@ -268,7 +281,22 @@ class Nginx:
         command = [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-e", str(self.log), "-g", "daemon off;"]
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        wait_for_http(f"http://{HOST}:{self.port}/login", self.proc, 30, "nginx", self.log)
+        self.trust = ssl.create_default_context(cafile=str(self.ca))  # the run's CA, as its clients trust it
+        wait_for_http(f"https://{HOST}:{self.port}/login", self.proc, 30, "nginx", self.log, self.trust)
+        self._check_front_door()
+
+    def _check_front_door(self) -> None:
+        """Port 80's only answer is a redirect to HTTPS; HTTPS answers carry HSTS."""
+        plain = http.client.HTTPConnection(HOST, self.http_port, timeout=10)
+        plain.request("GET", "/login?next=/me")
+        answer = plain.getresponse()
+        plain.close()
+        if answer.status != 301 or not (answer.getheader("Location") or "").startswith("https://"):
+            raise SystemExit(f"rehearsal: plain HTTP answered {answer.status} {answer.getheader('Location')}, "
+                             "not a redirect to HTTPS")
+        with urllib.request.urlopen(f"https://{HOST}:{self.port}/login", timeout=10, context=self.trust) as page:
+            if "max-age=" not in (page.headers.get("Strict-Transport-Security") or ""):
+                raise SystemExit("rehearsal: nginx's HTTPS answers carry no Strict-Transport-Security")
 
     @property
     def alive(self) -> bool:
@@ -289,7 +317,9 @@ class Deployment:
         self.redis = Redis()
         self.variables = {"POSTGRES_PASSWORD": secrets.token_urlsafe(16),
                           "HOINGHI_SECRET_KEY": secrets.token_urlsafe(32),
-                          "HOINGHI_DATA_KEY": secrets.token_urlsafe(32)}
+                          "HOINGHI_DATA_KEY": secrets.token_urlsafe(32),
+                          "TURN_SECRET": secrets.token_urlsafe(32),
+                          "SERVER_NAME": "localhost", "SERVER_IP": HOST}
         self.overrides = overrides
         self.env: dict[str, str] = {}  # the `migrate` service's environment, localised: hubs and preparation
         self.hubs: list[Hub] = []
@@ -299,8 +329,13 @@ class Deployment:
         env = dict(svc.environment)
         env["DATABASE_URL"] = database_url
         env["REDIS_URL"] = relocate(env["REDIS_URL"], HOST, self.redis.port)
-        if "HOINGHI_MEDIA_DIR" in env:  # the volume every hub shares
-            env["HOINGHI_MEDIA_DIR"] = str(self.workdir / "media")
+        for name, volume in (("HOINGHI_MEDIA_DIR", "media"), ("HOINGHI_DATA_DIR", "data")):
+            if name in env:  # the volumes every hub shares
+                env[name] = str(self.workdir / volume)
+        if "HOINGHI_FORWARDED_ALLOW_IPS" in env:  # nginx's address
+            env["HOINGHI_FORWARDED_ALLOW_IPS"] = HOST
+        for name in ("HOINGHI_TURN_URLS", "HOINGHI_TURN_SECRET"):
+            env.pop(name, None)
         return env | self.overrides
 
     def start_stores(self) -> None:
@@ -317,8 +352,20 @@ class Deployment:
         if done.returncode != 0:
             raise SystemExit(f"rehearsal: {' '.join(migrate.command)} failed:\n{tail(log)}")
 
+    def make_certificate(self) -> Path:
+        """The `tls` service's command: the run's CA and a certificate for this machine's address."""
+        tls, out, log = service("tls", self.variables), self.workdir / "tls", self.workdir / "tls.log"
+        with log.open("wb") as output:
+            done = subprocess.run(hoinghi_command(with_option(tls.command, "--out", str(out))),
+                                  env=base_environment() | tls.environment, stdout=output, stderr=subprocess.STDOUT,
+                                  cwd=self.workdir, timeout=60)
+        if done.returncode != 0:
+            raise SystemExit(f"rehearsal: {' '.join(tls.command)} failed:\n{tail(log)}")
+        out.chmod(0o755)
+        return out
+
     def start_hubs(self) -> None:
-        """The hub services (all at once, then waited for), then nginx in front of them."""
+        """The hub services (all at once, then waited for), then nginx (TLS) in front of them."""
         for name in hub_services():
             svc = service(name, self.variables)
             self.hubs.append(Hub(svc, base_environment() | self.localise(svc, self.env["DATABASE_URL"]),
@@ -327,13 +374,14 @@ class Deployment:
             hub.start(wait=False)
         for hub in self.hubs:
             hub.wait()
-        self.nginx = Nginx(self.workdir, self.hubs)
+        self.nginx = Nginx(self.workdir, self.hubs, self.make_certificate())
         self.nginx.start()
 
     @property
-    def port(self) -> int:
+    def front(self) -> Front:
+        """nginx's HTTPS, as the clients reach it, trusting the run's CA."""
         assert self.nginx is not None
-        return self.nginx.port
+        return Front(HOST, self.nginx.port, str(self.nginx.ca))
 
     def crashed(self) -> list[str]:
         """Hubs (or nginx) that are down without a fault having stopped them."""

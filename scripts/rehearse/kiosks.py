@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kiosk_load import _answer, _connect, _Connection, _request
+from kiosk_load import _answer, _Connection, _request
 
-from .client import Http, HttpError
-from .compose import HOST
+from .client import Front, Http, HttpError, device_address
 from .live import Clients, Live
 from .plan import FacePlan, KioskPlan, OfflinePlan, Plan
 from .retry import Attempts, persist
@@ -53,8 +52,8 @@ def _form(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[
 
 
 class Kiosks(Clients):
-    def __init__(self, plan: Plan, port: int) -> None:
-        super().__init__(plan, port)
+    def __init__(self, plan: Plan, front: Front) -> None:
+        super().__init__(plan, front)
         self.tokens: dict[int, str] = {}  # kiosk index -> device token (-1: offline, -2: faces)
         self.done: list[Done] = []
         self.attempts = Attempts()
@@ -64,7 +63,7 @@ class Kiosks(Clients):
         self.total = sum(len(k.scans) for k in plan.kiosks)
 
     async def _enrol(self, kiosk: KioskPlan) -> str:
-        http = Http(HOST, self.port)
+        http = self._http(kiosk)
         body = json.dumps({"code": kiosk.code, "name": kiosk.name}).encode()
         try:
             status, data, _ = await persist(lambda: self._post(http, "/api/devices/enrol", body, {}), self.attempts)
@@ -73,6 +72,15 @@ class Kiosks(Clients):
         if status != 201:
             raise RuntimeError(f"kiosk enrolment answered {status}: {data[:200]!r}")
         return str(json.loads(data)["token"])
+
+    def _http(self, kiosk: KioskPlan | None) -> Http:
+        """HTTPS from the kiosk's hall PC (its own address; the offline and face kiosks' are 127.1.0.1-2)."""
+        return self.front.http(device_address(1, (kiosk.index if kiosk is not None else -1) + 2))
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(_Connection, self.front.host, self.front.port, ssl=self.front.tls())
+        return conn
 
     @staticmethod
     async def _post(http: Http, path: str, body: bytes, headers: dict[str, str],
@@ -97,7 +105,7 @@ class Kiosks(Clients):
         for k in [*self.plan.kiosks, *([self.plan.face_kiosk] if self.plan.face_kiosk else [])]:
             token = self.tokens[k.index if k.index >= 0 else -2]
             hello = {"type": "hello", "v": 1, "device_token": token}
-            self.clients.append(Live(self.port, _constant(hello), f"session:{self.plan.session_id}/hall:{k.hall_id}"))
+            self.clients.append(Live(self.front, _constant(hello), f"session:{self.plan.session_id}/hall:{k.hall_id}"))
         self.run_clients()
         return {"kiosks": len(self.tokens), "hall links": await self.all_connected()}
 
@@ -109,7 +117,7 @@ class Kiosks(Clients):
 
     async def _scan_loop(self, kiosk: KioskPlan, t0: float) -> None:
         token = self.tokens[kiosk.index].encode()
-        host = f"{HOST}:{self.port}".encode()
+        host = f"{self.front.host}:{self.front.port}".encode()
         conn: _Connection | None = None
         for scan in kiosk.scans:
             due = t0 + scan.due
@@ -122,7 +130,7 @@ class Kiosks(Clients):
                 nonlocal conn
                 try:
                     if conn is None or conn.closed:
-                        conn = await _connect(HOST, self.port)
+                        conn = await self._connect()
                     return await conn.request(request)
                 except (ConnectionError, OSError, TimeoutError) as e:
                     if conn is not None and conn.transport is not None:
@@ -148,7 +156,7 @@ class Kiosks(Clients):
                   "kiosk_time": (now - timedelta(seconds=offline.span - n * step)).isoformat()}
                  for n, i in enumerate(offline.items)]
         body = json.dumps({"items": items}).encode()
-        http = Http(HOST, self.port)
+        http = self._http(self.plan.offline.kiosk if self.plan.offline else None)
         headers = {"Authorization": f"Bearer {self.tokens[-1]}"}
         started = time.monotonic()
         last = started
@@ -180,7 +188,7 @@ class Kiosks(Clients):
         fields = {"session_id": str(self.plan.session_id), "check_in": "true", "nonce": nonce,
                   "kiosk_time": datetime.now(UTC).isoformat()}
         body, content_type = _form(fields, {"image": (face.probe_photo.name, face.probe_photo.read_bytes())})
-        http = Http(HOST, self.port)
+        http = self._http(self.plan.face_kiosk)
         headers = {"Authorization": f"Bearer {self.tokens[-2]}"}
         started = time.monotonic()
         status, data, tries = await persist(

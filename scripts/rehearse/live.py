@@ -12,8 +12,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .client import HttpError
-from .compose import HOST
+from .client import Front, HttpError
 from .plan import Plan
 
 PING_S = 15.0  # under the protocol's heartbeat_s (20 s)
@@ -27,9 +26,9 @@ class Live:
     """One WebSocket client through nginx: hello, one topic, heartbeats, back after any drop (resuming
     with since/epoch). `hello()` gives the first message: a fresh ticket, or a device token."""
 
-    def __init__(self, port: int, hello: Callable[[], Awaitable[dict[str, Any]]], topic: str,
+    def __init__(self, front: Front, hello: Callable[[], Awaitable[dict[str, Any]]], topic: str,
                  record: bool = False) -> None:
-        self.port = port
+        self.front = front
         self.hello = hello
         self.topic = topic
         self.record = record
@@ -82,7 +81,7 @@ class Live:
         from websockets.asyncio.client import connect
 
         first = await self.hello()
-        ws = await connect(f"ws://{HOST}:{self.port}/ws", open_timeout=30, ping_interval=None, close_timeout=2,
+        ws = await connect(self.front.ws, ssl=self.front.tls(), open_timeout=30, ping_interval=None, close_timeout=2,
                            compression=None, max_size=2 ** 24)
         self.ws = ws
         try:
@@ -169,9 +168,9 @@ def live_summary(clients: list[Live]) -> dict[str, Any]:
 class Clients:
     """What every role holds: its WebSocket clients (pinged by one task), its tasks, a stop signal."""
 
-    def __init__(self, plan: Plan, port: int) -> None:
+    def __init__(self, plan: Plan, front: Front) -> None:
         self.plan = plan
-        self.port = port
+        self.front = front
         self.clients: list[Live] = []
         self.tasks: list[asyncio.Task[Any]] = []
         self.stop = asyncio.Event()
