@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import http.client
+import os
 import re
 import shutil
 import socket
@@ -17,6 +19,8 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.testclient import TestClient
 
-from tests.browser import free_port
+from tests.browser import free_port, hoinghi_server
 from tests.world import World, build_world, sign_in
 from web.app import create_app
 from web.cli import parser
@@ -188,6 +192,76 @@ def test_nginx_accepts_the_tls_configuration(tmp_path: Path) -> None:
         assert f"limit_req zone={zone} " in conf
 
 
+@pytest.fixture
+def front_door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int, ssl.SSLContext]]:
+    """A real hub (SQLite) behind deploy/nginx.conf with a certificate of `hoinghi tls selfsigned`:
+    the HTTPS base URL, the plain HTTP port and a client context trusting the CA only."""
+    for name, value in {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "HOINGHI_SECRET_KEY": "f" * 40,
+                        "HOINGHI_SECURE_COOKIES": "true"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with hoinghi_server("serve", log=tmp_path / "server.log", seconds=60) as base:
+        directory = nginx_dir(tmp_path)
+        https, plain = free_port(), free_port()
+        conf = (directory / "nginx.conf").read_text()
+        conf = conf.replace("listen 8443 ssl;", f"listen 127.0.0.1:{https} ssl;")
+        conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{plain};")
+        conf = conf.replace(f"pid {tmp_path}/hoinghi-nginx.pid;",
+                            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/e.log;")
+        if os.geteuid() == 0:  # workers would otherwise run as nobody, who cannot write the test's cache
+            conf = "user root;\n" + conf
+        (directory / "nginx.conf").write_text(conf)
+        (directory / "hoinghi-upstreams.conf").write_text(f"server {base.removeprefix('http://')};\n")
+        nginx = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory), "-g",
+                                  "daemon off;"], stderr=subprocess.DEVNULL)
+        trust = ssl.create_default_context(cafile=str(directory / "tls" / "ca.crt"))
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    urllib.request.urlopen(f"https://127.0.0.1:{https}/login", timeout=2, context=trust).close()
+                    break
+                except OSError:
+                    assert nginx.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.2)
+            yield f"https://127.0.0.1:{https}", plain, trust
+        finally:
+            nginx.terminate()
+            nginx.wait(10)
+
+
+def post(url: str, trust: ssl.SSLContext, body: bytes = b"") -> tuple[int, str]:
+    request = urllib.request.Request(url, body, {"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=trust) as answer:
+            return answer.status, answer.headers.get("Server", "")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Server", "")
+
+
+def test_the_front_door_redirects_and_limits_guesses(front_door: tuple[str, int, ssl.SSLContext]) -> None:
+    base, plain, trust = front_door
+    conn = http.client.HTTPConnection("127.0.0.1", plain, timeout=10)
+    conn.request("POST", "/login", b"username=a&password=b")  # plain HTTP never reaches a hub
+    answer = conn.getresponse()
+    assert answer.status == 301 and answer.getheader("Location") == "https://127.0.0.1/login"
+    conn.close()
+    with urllib.request.urlopen(base + "/login", timeout=10, context=trust) as page:
+        assert page.headers["Strict-Transport-Security"] == "max-age=31536000"  # one header, nginx's
+        assert page.headers.get_all("Strict-Transport-Security") == ["max-age=31536000"]
+
+    signins = [post(base + "/login", trust, b"username=a&password=b&csrf=x") for _ in range(30)]
+    refused = [s for s in signins if s[0] == 429]
+    assert len(refused) >= 5 and all(server == "nginx" for _, server in refused), signins  # nginx's, not a hub's
+    assert signins[0][0] != 429  # a burst passes first (a hall's people signing in at once)
+    with urllib.request.urlopen(base + "/login", timeout=10, context=trust) as page:
+        assert page.status == 200  # reading the page is not counted
+    enrolments = [post(base + "/api/devices/enrol", trust, b"{}") for _ in range(15)]
+    assert sum(s == 429 for s, _ in enrolments) >= 3 and enrolments[0][0] != 429, enrolments
+    big = post(base + "/api/checkins", trust, b"x" * (2 * 1024 * 1024))
+    assert big == (413, "nginx")  # over client_max_body_size: refused at the door
+
+
 # -- settings from files, certificates ---------------------------------------------------------------
 def test_settings_come_from_files(tmp_path: Path) -> None:
     (tmp_path / "secret_key").write_text("f" * 40 + "\n")
@@ -226,35 +300,15 @@ def test_selfsigned_makes_a_ca_and_a_certificate_that_verifies(tmp_path: Path) -
     assert dt.timedelta(days=390) < expiry <= dt.timedelta(days=398)  # browsers refuse longer ones
 
 
-def test_a_served_certificate_is_trusted_with_the_ca_alone(tmp_path: Path) -> None:
+def test_a_served_certificate_is_trusted_with_the_ca_alone(front_door: tuple[str, int, ssl.SSLContext]) -> None:
     """nginx with that certificate: a client trusting the CA (and nothing else) connects; one without fails."""
-    directory = nginx_dir(tmp_path)
-    port = free_port()
-    conf = (directory / "nginx.conf").read_text()
-    conf = conf.replace("listen 8443 ssl;", f"listen 127.0.0.1:{port} ssl;").replace("listen 8080;",
-                                                                                  f"listen 127.0.0.1:{free_port()};")
-    conf = conf.replace("pid /tmp/hoinghi-nginx.pid;", f"pid {directory}/nginx.pid;\nerror_log {directory}/e.log;")
-    (directory / "nginx.conf").write_text(conf)
-    nginx = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory), "-g", "daemon off;"],
-                             stderr=subprocess.DEVNULL)
-    try:
-        trusting = ssl.create_default_context(cafile=str(directory / "tls" / "ca.crt"))
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with trusting.wrap_socket(socket.create_connection(("127.0.0.1", port), 2),
-                                          server_hostname="127.0.0.1") as tls:
-                    assert tls.version() in ("TLSv1.2", "TLSv1.3")
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
-        with pytest.raises(ssl.SSLCertVerificationError):
-            ssl.create_default_context().wrap_socket(socket.create_connection(("127.0.0.1", port), 2),
-                                                     server_hostname="127.0.0.1")
-    finally:
-        nginx.terminate()
-        nginx.wait(10)
+    base, _, trust = front_door
+    port = int(base.rsplit(":", 1)[1])
+    with trust.wrap_socket(socket.create_connection(("127.0.0.1", port), 5), server_hostname="127.0.0.1") as tls:
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        ssl.create_default_context().wrap_socket(socket.create_connection(("127.0.0.1", port), 5),
+                                                 server_hostname="127.0.0.1")
 
 
 # -- TURN ----------------------------------------------------------------------------------------------
