@@ -80,6 +80,11 @@ def test_every_answer_carries_the_security_headers(world_client: tuple[TestClien
     for answer in [*answers, kiosks]:
         assert_protected(answer)
         assert "strict-transport-security" not in answer.headers  # plain HTTP: HSTS would mean nothing
+    sign_in(client, "org.p")
+    pdf = client.get(f"/sessions/{world.session_id}/report.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-security-policy"] == "frame-ancestors 'none'"  # the browser's viewer must work
+    assert pdf.headers["x-frame-options"] == "DENY" and pdf.headers["x-content-type-options"] == "nosniff"
 
 
 def test_the_feedback_state_page_cannot_be_framed(world_client: tuple[TestClient, World]) -> None:

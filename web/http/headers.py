@@ -4,7 +4,7 @@
   script or style (the pages' JSON config blocks are data, not script), no plug-ins, no framing
   (`frame-ancestors 'none'`), forms post only here. `blob:` where the pages make their own objects: the
   face enrolment preview (img), the HLS player's media source and its worker. Every other answer (JSON,
-  images, files) gets `FILE_CSP`: `default-src 'none'`, no framing.
+  images, files) gets `FILE_CSP`: `default-src 'none'`, no framing; a PDF only no framing (its viewer).
 - `X-Frame-Options: DENY` for browsers older than `frame-ancestors`; `X-Content-Type-Options: nosniff`;
   `Referrer-Policy: same-origin` (a page's address, which can hold ids, never leaves the site);
   `Permissions-Policy`: the camera and microphone for this origin only (kiosks, presenters), nothing else.
@@ -35,6 +35,9 @@ CSP = "; ".join((
 # Any other answer (JSON, an image, a PDF, a script file) runs nothing: nothing may load from it but
 # itself, and Chromium's own viewer of an image or text opened on its own may style it.
 FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+# A PDF is shown by the browser's own viewer, which a policy on the PDF can break (it embeds the file in a
+# page of its own): only no framing.
+PDF_CSP = "frame-ancestors 'none'"
 HSTS = "max-age=31536000; includeSubDomains"
 HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
@@ -43,6 +46,12 @@ HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"permissions-policy", b"camera=(self), microphone=(self), geolocation=(), payment=(), usb=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+
+
+def policy(headers: list[tuple[bytes, bytes]]) -> str:
+    """The Content-Security-Policy for an answer of this content type."""
+    kind = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+    return CSP if kind.startswith(b"text/html") else PDF_CSP if kind.startswith(b"application/pdf") else FILE_CSP
 
 
 class SecurityHeaders:
@@ -64,8 +73,7 @@ class SecurityHeaders:
                 present = {name.lower() for name, _ in headers}
                 headers += [(name, value) for name, value in HEADERS if name not in present]
                 if b"content-security-policy" not in present:
-                    html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
-                    headers.append((b"content-security-policy", (CSP if html else FILE_CSP).encode()))
+                    headers.append((b"content-security-policy", policy(headers).encode()))
                 if https and b"strict-transport-security" not in present:
                     headers.append((b"strict-transport-security", HSTS.encode()))
                 message = {**message, "headers": headers}
