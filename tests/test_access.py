@@ -14,8 +14,9 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from conference.accounts import Role
 from tests import access_routes
-from tests.world import World, sign_in
+from tests.world import PASSWORD, World, sign_in
 
 ACTORS = ["anonymous", "admin", "org.p", "org.d1", "clerk.c1", "chair.c1", "member.a1", "kiosk.c1", "bad.token"]
 USERS = ["admin", "org.p", "org.d1", "clerk.c1", "chair.c1", "member.a1"]
@@ -175,3 +176,90 @@ def test_bad_input_gets_a_clear_error(world_client: tuple[TestClient, World]) ->
                               json={"unit_id": world.units["D2"], "channel": "pigeon"})
     assert bad_channel.status_code == 422 and bad_channel.json()["field"] == "channel"
     assert client.get("/api/conferences/999999").status_code == 404
+
+
+# -- the live hub's actions ---------------------------------------------------------------------------------------
+LIVE_ACTIONS = ("unit:P", "unit:D2", "hall:C1", "viewer", "watch", "hand", "floor", "publish")
+OK = "ok"
+F = "forbidden"
+LIVE: dict[str, tuple[str, ...]] = {  # per actor, the answer to each of LIVE_ACTIONS: ok or the refusal's code
+    "admin": (OK, OK, OK, OK, OK, OK, OK, OK),
+    "org.p": (OK, OK, OK, F, OK, OK, OK, OK),
+    "org.d1": (F, F, OK, F, OK, OK, F, F),
+    "clerk.c1": (F, F, OK, F, OK, F, F, F),
+    "chair.c1": (F, F, OK, F, OK, F, F, F),
+    "member.a1": (F, F, F, OK, OK, F, F, F),
+    "presenter.p": (F, F, F, F, OK, F, F, OK),
+    "kiosk.c1": (F, F, OK, F, OK, F, F, "not_two_way"),
+}
+
+
+def live_answer(ws: Any, kind: str, world: World, two_way: int) -> str:
+    """One live action on an open socket, and how the hub answered it."""
+    from tests.test_live import subscribed
+    from tests.test_media_signalling import offer
+
+    sid = world.session_id
+    if kind in ("unit:P", "unit:D2", "hall:C1", "viewer"):
+        target = {"unit:P": f"unit:{world.units['P']}", "unit:D2": f"unit:{world.units['D2']}",
+                  "hall:C1": f"hall:{world.halls['C1']}", "viewer": "viewer"}[kind]
+        answer = subscribed(ws, f"session:{sid}/{target}")
+        return str(answer.get("code")) if answer["type"] == "error" else OK
+    message = {"watch": {"type": "media_watch", "session": sid},
+               "hand": {"type": "raise_hand", "session": sid, "hall": two_way},
+               "floor": {"type": "floor", "session": sid, "action": "give", "hall": two_way},
+               "publish": {"type": "rtc_offer", "session": sid, "role": "publish", "sdp": offer("publish")}}[kind]
+    ws.send_json(message)
+    while True:
+        frame: dict[str, Any] = ws.receive_json()
+        if frame["type"] == "rtc_error":
+            return str(frame["code"])
+        if kind == "publish" and frame["type"] == "rtc_answer":
+            return OK
+        if kind == "watch" and frame["type"] == "media_state":
+            return OK
+        if kind == "hand" and frame["type"] == "media_state" and any(
+                h["hall_id"] == two_way for h in frame["floor"]["hands"]):
+            return OK
+        if kind == "floor" and frame["type"] == "media_state" and frame["floor"]["holder"] == two_way:
+            return OK  # the hall had raised its hand (the actor speaks for it too)
+
+
+@pytest.mark.parametrize("actor", list(LIVE))
+def test_every_live_action_answers_each_role(world_client: tuple[TestClient, World], actor: str) -> None:
+    """Topics, watching, a hall's hand, the floor and publishing, each actor on its own socket."""
+    from tests.test_live import hello, ticket
+    from tests.test_media_signalling import hall_with_screen, organiser
+
+    client, world = world_client
+    svc = client.app.state.services  # type: ignore[attr-defined]
+    assert client.portal is not None
+
+    async def setup() -> int:
+        presenter = await svc.conference.create_user(None, "presenter.p", "Báo cáo viên", Role.PRESENTER,
+                                                     PASSWORD, world.units["P"])
+        await svc.conference.assign_presenter(await organiser(svc), world.session_id, presenter.id)
+        hall_id, _ = await hall_with_screen(svc, world.conference_id, world.units["D1"], "Điểm cầu huyện Một")
+        return int(hall_id)
+
+    two_way = client.portal.call(setup)
+    with client.websocket_connect("/ws") as ws:
+        if actor == "kiosk.c1":
+            ws.send_json({"type": "hello", "v": 1, "device_token": world.kiosk_token})
+            assert ws.receive_json()["type"] == "welcome"
+        else:
+            hello(ws, ticket(client, actor))
+        got = tuple(live_answer(ws, kind, world, two_way) for kind in LIVE_ACTIONS)
+    assert dict(zip(LIVE_ACTIONS, got, strict=True)) == dict(zip(LIVE_ACTIONS, LIVE[actor], strict=True))
+
+
+def test_the_live_hub_refuses_who_is_not_signed_in(world_client: tuple[TestClient, World]) -> None:
+    from tests.test_live import closed_with
+
+    client, world = world_client
+    for first in ({"type": "hello", "v": 1, "ticket": "not-a-ticket"},
+                  {"type": "hello", "v": 1, "device_token": f"{world.kiosk_device_id}.not-the-secret"},
+                  {"type": "subscribe", "topic": f"session:{world.session_id}/unit:{world.units['P']}"}):
+        with client.websocket_connect("/ws") as ws:
+            ws.send_json(first)
+            assert closed_with(ws) in (4001, 4002), first
