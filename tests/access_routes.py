@@ -23,7 +23,7 @@ Row = tuple[str, str, str, Any, tuple[int, ...]]
 
 
 def prepare(client: TestClient, world: World) -> dict[str, int]:
-    """Two documents (one removed through the API, one through the page) and a participant's feedback."""
+    """Two documents (one removed through the API, one through the page), a participant's feedback and account."""
     csrf = sign_in(client, "org.p")
     docs = [client.post(f"/api/conferences/{world.conference_id}/documents", headers={"X-CSRF-Token": csrf},
                         data={"title": f"Tài liệu {n}"}, files={"file": (f"{n}.pdf", PDF, "application/pdf")})
@@ -33,8 +33,10 @@ def prepare(client: TestClient, world: World) -> dict[str, int]:
     fb = client.post("/api/feedback", headers={"X-CSRF-Token": csrf},
                      json={"kind": "opinion", "content": "Ý kiến", "conference_id": world.conference_id})
     assert fb.status_code == 201, fb.text
+    me = client.get("/api/me").json()
     client.cookies.clear()
-    return {"document": docs[0].json()["id"], "document2": docs[1].json()["id"], "feedback": fb.json()["id"]}
+    return {"document": docs[0].json()["id"], "document2": docs[1].json()["id"], "feedback": fb.json()["id"],
+            "presenter": me["user"]["id"]}  # any account: the participant's
 
 
 def rows(w: World, x: dict[str, int]) -> list[Row]:
@@ -89,6 +91,8 @@ def rows(w: World, x: dict[str, int]) -> list[Row]:
      (401, 200, 200, 200, 200, 200, 200, 401, 401)),
     ("POST", "/api/conferences/{cid:int}/halls", f"/api/conferences/{c}/halls",
      {"unit_id": w.units["D2"], "channel": "two_way"},
+     (401, 201, 201, 403, 403, 403, 403, 401, 401)),
+    ("POST", "/api/sessions/{sid:int}/presenters", f"/api/sessions/{s}/presenters", {"user_id": x["presenter"]},
      (401, 201, 201, 403, 403, 403, 403, 401, 401)),
     ("GET", "/api/units/{uid:int}/people", f"/api/units/{w.units['C1']}/people", None,
      (401, 200, 200, 200, 200, 200, 403, 401, 401)),

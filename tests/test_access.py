@@ -91,7 +91,8 @@ def test_every_route_answers_each_role(world_client: tuple[TestClient, World], a
 
 def test_every_route_is_in_the_matrix(world_client: tuple[TestClient, World]) -> None:
     client, world = world_client
-    listed = {(m, t) for m, t, *_ in access_routes.rows(world, {"document": 1, "document2": 2, "feedback": 1})}
+    ids = {"document": 1, "document2": 2, "feedback": 1, "presenter": 1}
+    listed = {(m, t) for m, t, *_ in access_routes.rows(world, ids)}
     served = {(m, r.path) for r in client.app.routes if isinstance(r, Route)  # type: ignore[attr-defined]
               for m in (r.methods or set()) - {"HEAD"}}
     assert served - listed == set(), "routes missing from tests/access_routes.py"

@@ -44,17 +44,17 @@ def test_only_assigned_presenters_and_the_conferences_organisers_publish(world_c
     client, world = world_client
     svc, sid = services(client), world.session_id
 
-    async def presenters() -> None:
-        for name in ("presenter.p", "presenter.q", "presenter.x"):
-            await svc.conference.create_user(None, name, name, Role.PRESENTER, PASSWORD, world.units["P"])
-        org = (await svc.conference.store.user_with_hash("org.p"))
-        assert org is not None
-        for name in ("presenter.p", "presenter.q"):
-            found = await svc.conference.store.user_with_hash(name)
-            assert found is not None
-            await svc.conference.assign_presenter(org[0], sid, found[0].id)
+    async def presenters() -> list[int]:
+        return [(await svc.conference.create_user(None, name, name, Role.PRESENTER, PASSWORD, world.units["P"])).id
+                for name in ("presenter.p", "presenter.q", "presenter.x")]
 
-    call(client, presenters)
+    p, q, _ = call(client, presenters)
+    csrf = {"X-CSRF-Token": sign_in(client, "org.d1")}  # a district organiser assigns no one to the province's
+    assert client.post(f"/api/sessions/{sid}/presenters", json={"user_id": p}, headers=csrf).status_code == 403
+    csrf = {"X-CSRF-Token": sign_in(client, "org.p")}
+    for presenter in (p, q):
+        assert client.post(f"/api/sessions/{sid}/presenters", json={"user_id": presenter},
+                           headers=csrf).status_code == 201
     publish = offer("publish")
 
     def try_publish(username: str) -> dict[str, Any]:

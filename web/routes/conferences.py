@@ -61,6 +61,15 @@ async def api_sessions(request: Request) -> JSONResponse:
     return ok(await svc.sessions(user, cid))
 
 
+async def api_presenters(request: Request) -> JSONResponse:
+    """Assign an account to present a session: it may then broadcast it (the conference's organisers)."""
+    user = await api_user(request)
+    sid, data = path_int(request, "sid"), await body(request)
+    presenter = field(data, "user_id", int)
+    await services(request).conference.assign_presenter(user, sid, presenter)
+    return ok({"session_id": sid, "user_id": presenter}, 201)
+
+
 async def api_halls(request: Request) -> JSONResponse:
     user = await api_user(request)
     svc = services(request).conference
@@ -187,6 +196,7 @@ routes = [
     Route("/api/conferences/{cid:int}", api_conference),
     Route("/api/conferences/{cid:int}/sessions", api_sessions, methods=["GET", "POST"]),
     Route("/api/conferences/{cid:int}/halls", api_halls, methods=["GET", "POST"]),
+    Route("/api/sessions/{sid:int}/presenters", api_presenters, methods=["POST"]),
     Route("/api/units/{uid:int}/people", api_people),
     Route("/api/persons/{pid:int}", api_person),
 ]
