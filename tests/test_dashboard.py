@@ -250,7 +250,7 @@ def test_the_dashboard_follows_check_ins_live_in_chromium(tmp_path: Path, monkey
 
         # a gap in the sequence: the page ignores the frame and re-subscribes from the last seq it applied
         page.evaluate(FAKE_GAP)
-        page.wait_for_function("window.__sent.filter(m => m.type === 'subscribe').length >= 2")
+        page.wait_for_function("() => window.__sent.filter(m => m.type === 'subscribe').length >= 2")
         resume = page.evaluate("window.__sent.filter(m => m.type === 'subscribe').pop()")
         assert isinstance(resume["since"], int) and resume["since"] > 0 and resume["epoch"]
         assert total(page, "in_person") == str(n)
@@ -296,7 +296,7 @@ def test_the_dashboard_follows_check_ins_live_in_chromium(tmp_path: Path, monkey
         expect(page.locator("#unit-crumbs [aria-current=page]")).to_have_text(child)
         page.wait_for_url(re.compile(r"\?unit=\d+$"))
         expect(status).to_have_text("Trực tiếp")
-        page.wait_for_function("document.querySelectorAll('#halls tbody tr').length > 0")
+        page.wait_for_function("() => document.querySelectorAll('#halls tbody tr').length > 0")
         assert 0 < rows.count() < ready.halls
         expect(page.locator("#rate-chart")).to_have_attribute("data-checkins", str(n), timeout=4000)
         expect(page.locator("#recent li")).to_have_count(n)

@@ -55,9 +55,9 @@ def test_the_camera_picture_enrols_and_the_button_withdraws(tmp_path: Path, face
         page.wait_for_url(base + "/me/face")
         assert page.get_by_role("heading", level=1).inner_text() == "Đăng ký khuôn mặt (không bắt buộc)"
         page.get_by_role("button", name="Bật camera").click()
-        page.wait_for_function("document.querySelector('[data-video]').videoWidth > 0")
+        page.wait_for_function("() => document.querySelector('[data-video]').videoWidth > 0")
         page.get_by_role("button", name="Chụp ảnh").click()
-        page.wait_for_function("document.querySelector('[data-file]').files.length === 1")
+        page.wait_for_function("() => document.querySelector('[data-file]').files.length === 1")
         page.get_by_label("Tôi đã đọc và đồng ý").check()
         page.get_by_role("button", name="Đăng ký khuôn mặt").click()
         page.wait_for_url(base + "/me/face?done=enrolled")

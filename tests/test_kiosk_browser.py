@@ -53,7 +53,7 @@ def test_a_kiosk_checks_a_delegate_in_by_camera_and_keeps_going_offline(tmp_path
             page.screenshot(path=str(SCREENSHOTS / "kiosk-accepted.png"))
             assert board.wait(lambda t: t.get("in_person") == 1)["in_person"] == 1
             expect(page.locator("#net")).to_have_text("Trực tuyến")
-            page.wait_for_function("localStorage.getItem('hoinghi.kiosk.bundle') !== null")
+            page.wait_for_function("() => localStorage.getItem('hoinghi.kiosk.bundle') !== null")
             expect(result).to_be_hidden(timeout=5000)  # back to scanning; the card still in view: no second try
             page.screenshot(path=str(SCREENSHOTS / "kiosk-scanning.png"))
             assert board.totals["in_person"] == 1

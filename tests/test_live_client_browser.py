@@ -88,7 +88,7 @@ def test_pages_come_back_resume_and_stop_on_the_close_codes_that_say_so(tmp_path
             status = board.locator("#live-status")
             expect(status).to_have_text("Trực tiếp", timeout=10_000)
             expect(board.locator('.tiles [data-total="expected"]')).to_have_text("3")
-            board.wait_for_function("window.__sockets[0].received.some(([type]) => type === 'snapshot')")
+            board.wait_for_function("() => window.__sockets[0].received.some(([type]) => type === 'snapshot')")
             [first_epoch] = [e for t, e in sockets(board)[0]["received"] if t == "snapshot"]
 
             kiosk = browser.new_page()
@@ -118,7 +118,7 @@ def test_pages_come_back_resume_and_stop_on_the_close_codes_that_say_so(tmp_path
             assert len(sockets(board)) == 2
             resumed = subscribes(board)[-1]
             assert isinstance(resumed["since"], int) and resumed["epoch"] == first_epoch
-            board.wait_for_function("window.__sockets[1].received.some(([type]) => type === 'snapshot')")
+            board.wait_for_function("() => window.__sockets[1].received.some(([type]) => type === 'snapshot')")
             [second_epoch] = [e for t, e in sockets(board)[1]["received"] if t == "snapshot"]
             assert second_epoch and second_epoch != first_epoch
             expect(board.locator('.tiles [data-total="expected"]')).to_have_text("3")

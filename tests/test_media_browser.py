@@ -46,7 +46,7 @@ def signed_in(browser: Browser, base: str, username: str) -> Page:
 
 
 def frames_rise(page: Page, beyond: int, seconds: float) -> int:
-    page.wait_for_function(f"({FRAMES})() > {beyond}", timeout=seconds * 1000)
+    page.wait_for_function(f"() => ({FRAMES})() > {beyond}", timeout=seconds * 1000)
     count: int = page.evaluate(FRAMES)
     return count
 
