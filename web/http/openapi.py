@@ -289,15 +289,23 @@ def document() -> dict[str, Any]:
                     ["unit_id", "channel"], unit_id=INT, name=STR, role={"enum": ["host", "participating"]},
                     channel={"enum": ["two_way", "receive_only", "broadcast", "in_person"]}, chair=STR,
                     technical_contact=STR))},
+            "/api/sessions/{sid}/presenters": {"post": op(
+                "Assign an account to present the session (it may then broadcast it): the conference's organisers",
+                "cookie", 201, params=[sid], errors=(401, 403, 404, 422), body=obj(["user_id"], user_id=INT),
+                ok=obj(["session_id", "user_id"], session_id=INT, user_id=INT))},
             "/api/units/{uid}/people": {"get": op("Persons of a unit's subtree, searched without diacritics",
                                                   "cookie", params=[uid, query("q", STR), query("limit", INT),
                                                                     query("offset", INT)])},
             "/api/persons/{pid}": {"get": op("One person (self, or staff in scope)", "cookie", params=[pid])},
-            "/api/persons/{pid}/qr.png": {"get": op("The person's QR code as PNG (self, or staff in scope; logged)",
-                                                    "cookie", params=[pid], ok={"type": "string",
+            "/api/persons/{pid}/qr.png": {"get": op("The person's QR code as PNG (self, or staff who hand out cards "
+                                                    "in scope; logged), for a conference (default: their coming one)",
+                                                    "cookie", params=[pid, query("conference_id", INT)],
+                                                    ok={"type": "string",
                                                                                 "contentMediaType": "image/png"})},
-            "/api/persons/{pid}/qr.svg": {"get": op("The person's QR code as SVG (self, or staff in scope; logged)",
-                                                    "cookie", params=[pid], ok={"type": "string",
+            "/api/persons/{pid}/qr.svg": {"get": op("The person's QR code as SVG (self, or staff who hand out cards "
+                                                    "in scope; logged), for a conference (default: their coming one)",
+                                                    "cookie", params=[pid, query("conference_id", INT)],
+                                                    ok={"type": "string",
                                                                                 "contentMediaType": "image/svg+xml"})},
             "/api/persons/{pid}/credential": {"post": op("Re-issue a lost card: a new credential, the old one revoked "
                                                          "(organiser in scope)", "cookie", 201, params=[pid], ok=obj(
