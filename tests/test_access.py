@@ -102,13 +102,7 @@ def test_every_route_is_in_the_matrix(world_client: tuple[TestClient, World]) ->
 @pytest.mark.parametrize("actor", ACTORS)
 def test_access_matrix(world_client: tuple[TestClient, World], actor: str) -> None:
     client, world = world_client
-    headers: dict[str, str] = {}
-    if actor in USERS:
-        headers["X-CSRF-Token"] = sign_in(client, actor)
-    elif actor == "kiosk.c1":
-        headers["Authorization"] = f"Bearer {world.kiosk_token}"
-    elif actor == "bad.token":
-        headers["Authorization"] = f"Bearer {world.kiosk_device_id}.not-the-secret"
+    headers = headers_of(client, world, actor)
     wrong = []
     for method, path_of, body, statuses in RESOURCES:
         path = path_of(world)

@@ -18,19 +18,10 @@ from tests.test_badges import decode_png
 from tests.test_checkin_api import qr_text
 from tests.test_live import hello, ticket
 from tests.test_media_signalling import offer, reply
+from tests.test_reports import call
+from tests.test_reports import services_of as services
 from tests.world import PASSWORD, World, sign_in
-from web.bootstrap import Services
 from web.usecases.checkin import Actor
-
-
-def services(client: TestClient) -> Services:
-    svc: Services = client.app.state.services  # type: ignore[attr-defined]
-    return svc
-
-
-def call(client: TestClient, fn: Any, *args: Any) -> Any:
-    assert client.portal is not None
-    return client.portal.call(fn, *args)
 
 
 def audited(client: TestClient, action: AuditAction) -> list[Any]:
@@ -225,9 +216,9 @@ def test_a_kiosk_cannot_claim_a_face_check_in_or_its_score(world_client: tuple[T
     client, world = world_client
     svc, sid, a1, a2 = services(client), world.session_id, world.persons["A1"], world.persons["A2"]
     kiosk = {"Authorization": f"Bearer {world.kiosk_token}"}
-    claims = [({"method": "face", "face_score": 0.01}, "face_score"), ({"method": "face"}, "method"),
-              ({"face_score": 0.01}, "face_score"),
-              ({"method": "face", "face_decision": "forged.token"}, "face_decision")]
+    claims: list[tuple[dict[str, Any], str]] = [
+        ({"method": "face", "face_score": 0.01}, "face_score"), ({"method": "face"}, "method"),
+        ({"face_score": 0.01}, "face_score"), ({"method": "face", "face_decision": "forged.token"}, "face_decision")]
     for claim, refused_field in claims:
         answer = client.post("/api/checkins", json={"session_id": sid, "person_id": a1} | claim, headers=kiosk)
         assert answer.status_code == 422 and answer.json()["field"] == refused_field, (claim, answer.text)
