@@ -71,21 +71,27 @@ def headers_of(client: TestClient, world: World, actor: str) -> dict[str, str]:
     return {}
 
 
-@pytest.mark.parametrize("actor", access_routes.ACTORS)
-def test_every_route_answers_each_role(world_client: tuple[TestClient, World], actor: str) -> None:
-    client, world = world_client
-    extras = access_routes.prepare(client, world)
-    headers = headers_of(client, world, actor)
-    column = access_routes.ACTORS.index(actor)
+def mismatches(client: TestClient, headers: dict[str, str], cells: list[tuple[str, str, str, Any, int]]) -> list[str]:
+    """Each (method, label, path, body, expected status) asked with `headers`; the answers that differ."""
     wrong = []
-    for method, template, path, body, statuses in access_routes.rows(world, extras):
+    for method, label, path, body, expected in cells:
         if isinstance(body, dict) and "form" in body:
             form = body["form"] | {"csrf": headers.get("X-CSRF-Token", "")}
             response = client.request(method, path, data=form, headers=headers, follow_redirects=False)
         else:
             response = client.request(method, path, json=body, headers=headers, follow_redirects=False)
-        if response.status_code != statuses[column]:
-            wrong.append(f"{method} {template}: {response.status_code}, expected {statuses[column]}")
+        if response.status_code != expected:
+            wrong.append(f"{method} {label}: {response.status_code}, expected {expected} ({response.text[:120]})")
+    return wrong
+
+
+@pytest.mark.parametrize("actor", access_routes.ACTORS)
+def test_every_route_answers_each_role(world_client: tuple[TestClient, World], actor: str) -> None:
+    client, world = world_client
+    extras = access_routes.prepare(client, world)
+    column = access_routes.ACTORS.index(actor)
+    cells = [(m, t, path, body, statuses[column]) for m, t, path, body, statuses in access_routes.rows(world, extras)]
+    wrong = mismatches(client, headers_of(client, world, actor), cells)
     assert not wrong, "\n".join(wrong)
 
 
@@ -101,15 +107,11 @@ def test_every_route_is_in_the_matrix(world_client: tuple[TestClient, World]) ->
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_access_matrix(world_client: tuple[TestClient, World], actor: str) -> None:
+    """The scope cells: the same routes on units, halls and persons inside and outside each actor's scope."""
     client, world = world_client
-    headers = headers_of(client, world, actor)
-    wrong = []
-    for method, path_of, body, statuses in RESOURCES:
-        path = path_of(world)
-        payload = body(world) if callable(body) else body
-        response = client.request(method, path, json=payload, headers=headers, follow_redirects=False)
-        if response.status_code != statuses[actor]:
-            wrong.append(f"{method} {path}: {response.status_code}, expected {statuses[actor]} ({response.text[:120]})")
+    cells = [(method, path_of(world), path_of(world), body(world) if callable(body) else body, statuses[actor])
+             for method, path_of, body, statuses in RESOURCES]
+    wrong = mismatches(client, headers_of(client, world, actor), cells)
     assert not wrong, "\n".join(wrong)
 
 
