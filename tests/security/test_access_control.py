@@ -131,6 +131,11 @@ def test_a_kiosk_cannot_walk_person_ids_to_collect_names(world_client: tuple[Tes
         assert answer.status_code in (403, 404) and not any(name in answer.text for name in names), answer.text
     assert client.post("/api/checkins", json={"session_id": sid, "person_id": 999_999},
                        headers=kiosk).status_code == 404
+    # nor through an offline queue: a pick by hand of someone of another hall is kept for review, unnamed
+    offline = client.post("/api/checkins/upload", headers=kiosk, json={"items": [
+        {"session_id": sid, "person_id": world.persons["B1"], "nonce": "offline-walk"}]})
+    assert offline.status_code == 200 and "Cường" not in offline.text
+    assert offline.json()["results"][0]["person"] is None
     # a refused scan (a revoked card of someone at this hall) shows no card either
     old = qr_text(client, world.persons["A2"])
     csrf = sign_in(client, "org.p")

@@ -245,7 +245,14 @@ class CheckIns:
         """An offline kiosk's queue (each item from `prepare(..., offline=True)`): every scan recorded,
         flagged if it broke a rule, idempotent by nonce."""
         verdicts = await self.ledger.upload([(p.scan, p.credential, p.person_id) for p in items])
-        return [await self.shown(v, lang) for v in verdicts]
+        invited = {}
+        for p in items:  # a pick by hand of someone not on the hall's list is kept for review, but names no one
+            if p.person_id is not None and p.scan.method is Method.MANUAL and p.scan.session_id not in invited:
+                rules = await self.facts.session_rules(p.scan.session_id)
+                invited[p.scan.session_id] = await self.facts.invited(rules.conference_id)
+        return [await self.shown(v, lang, p.person_id is None or p.scan.method is not Method.MANUAL
+                                 or invited[p.scan.session_id].get(p.person_id) == p.scan.hall_id)
+                for p, v in zip(items, verdicts, strict=True)]
 
     async def faces(self, who: Actor, session_id: int, found: Identification, nonce: str | None,
                     kiosk_time: datetime | None, lang: str) -> list[Shown | None]:
@@ -263,10 +270,11 @@ class CheckIns:
             out.append(shown)
         return out
 
-    async def shown(self, verdict: Verdict, lang: str) -> Shown:
-        """A verdict as a kiosk shows it: the person's name and unit, and a one-line message."""
+    async def shown(self, verdict: Verdict, lang: str, listed: bool = True) -> Shown:
+        """A verdict as a kiosk shows it: the person's name and unit (only for an accepted or repeat answer about
+        someone the kiosk may name: `listed`), and a one-line message."""
         card = None
-        if verdict.person_id is not None and verdict.outcome is not Outcome.REFUSED:
+        if verdict.person_id is not None and verdict.outcome is not Outcome.REFUSED and listed:
             card = (await self.facts.cards([verdict.person_id])).get(verdict.person_id)
         params: dict[str, str] = {"name": card.full_name if card else ""}
         checkin = verdict.checkin
