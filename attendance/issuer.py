@@ -175,6 +175,12 @@ class Credentials:
             self._registry[cred.credential_id] = cred
         return live
 
+    async def usable(self, person_ids: list[int], conference_id: int) -> list[IssuedCredential]:
+        """Every live credential of these people that a scan at the conference accepts: its own and any-conference
+        ones (an offline kiosk's roster)."""
+        return [c for c in await self.store.credentials_of(person_ids)
+                if c.revoked_at is None and c.conference_id in (0, conference_id)]
+
     async def text(self, cred: IssuedCredential) -> str:
         """The QR text of a credential (rebuilt: Ed25519 signing is deterministic)."""
         await self._fresh()

@@ -324,9 +324,11 @@ class CheckIns:
         """What a kiosk keeps to go on checking people in while offline: keys, revocations, its hall's roster."""
         hall_id, rules = await kiosk_hall(self.facts, device, session_id)
         invited = [p for p, h in (await self.facts.invited(rules.conference_id)).items() if h == hall_id]
-        creds = await self.credentials.current(invited, await card_scope(self.conference, rules.conference_id))
+        await self.credentials.current(invited, await card_scope(self.conference, rules.conference_id))
+        creds = await self.credentials.usable(invited, rules.conference_id)  # this conference's cards, standing ones
         cards = await self.facts.cards(invited)
         keys = await self.credentials.bundle()
         return KioskBundle(rules, hall_id, keys.generated_at, {str(k): v.hex() for k, v in keys.public_keys.items()},
-                           keys.revoked, [RosterEntry(creds[p].credential_id, p, cards[p].full_name, cards[p].unit_name)
-                                          for p in invited if p in creds and p in cards])
+                           keys.revoked, [RosterEntry(c.credential_id, c.person_id, cards[c.person_id].full_name,
+                                                      cards[c.person_id].unit_name)
+                                          for c in creds if c.person_id in cards])
