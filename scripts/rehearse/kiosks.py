@@ -182,7 +182,10 @@ class Kiosks(Clients):
                         "error": "" if status == 200 else data[:200].decode("utf-8", "replace")}
 
     async def _face(self, face: FacePlan, t0: float) -> None:
-        """A face in front of the kiosk's camera: identified among the hall's enrolled invitees, checked in."""
+        """A face in front of the kiosk's camera, identified among the hall's enrolled invitees, as a hall
+        lives it: accepted, checked in; a match the rule sends to the clerk (confirm), checked in when the
+        clerk taps it (the face service's sealed decision sent back); not recognised, the delegate shows
+        their QR card instead (QR always remains)."""
         await asyncio.sleep(max(0.0, t0 + face.due - time.monotonic()))
         nonce = f"face-{self.plan.session_id}-{face.person_id}"
         fields = {"session_id": str(self.plan.session_id), "check_in": "true", "nonce": nonce,
@@ -193,10 +196,11 @@ class Kiosks(Clients):
         started = time.monotonic()
         status, data, tries = await persist(
             lambda: self._post(http, "/api/faces/identify", body, headers, content_type), self.attempts)
-        done = time.monotonic()
-        http.close()
         record: dict[str, Any] = {"name": face.name, "person_id": face.person_id, "status": status, "tries": tries,
-                                  "seconds": done - started, "outcome": "error", "decision": None, "distance": None}
+                                  "seconds": 0.0, "outcome": "error", "decision": None, "distance": None,
+                                  "path": "camera"}
+        done_nonce = f"{nonce}:face:{face.person_id}"
+        mine = None
         if status == 200:
             found = json.loads(data).get("faces") or []
             mine = next((f for f in found if (f.get("person") or {}).get("person_id") == face.person_id), None)
@@ -207,8 +211,29 @@ class Kiosks(Clients):
                 record["outcome"] = f"not recognised ({[f.get('decision') for f in found]})"
         else:
             record["outcome"] = f"error {status}: {data[:120]!r}"
+        if status == 200 and record["outcome"] != "accepted":
+            if mine is not None and mine["decision"] == "confirm" and mine.get("face_decision"):
+                record["path"], done_nonce = "clerk confirmed", f"{nonce}:clerk"
+                ask: dict[str, Any] = {"session_id": self.plan.session_id, "person_id": face.person_id,
+                                       "method": "face", "face_decision": mine["face_decision"], "nonce": done_nonce}
+            elif face.card:
+                record["path"], done_nonce = "QR card (camera did not name them)", f"{nonce}:qr"
+                ask = {"session_id": self.plan.session_id, "credential": face.card, "nonce": done_nonce}
+            else:
+                ask = {}
+            if ask:
+                payload = json.dumps(ask).encode()
+                status, data, more = await persist(
+                    lambda: self._post(http, "/api/checkins", payload, headers), self.attempts)
+                tries += more
+                record["status"], record["tries"] = status, tries
+                record["outcome"] = json.loads(data).get("outcome", "error") if status == 200 else \
+                    f"error {status}: {data[:120]!r}"
+        done = time.monotonic()
+        http.close()
+        record["seconds"] = done - started
         if record["outcome"] == "accepted":
-            self.done.append(Done("face", face.person_id, f"{nonce}:face:{face.person_id}", started, done, status,
+            self.done.append(Done("face", face.person_id, done_nonce, started, done, status,
                                   "accepted", face.person_id, tries, done - started))
         self.faces.append(record)
 

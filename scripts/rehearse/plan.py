@@ -70,6 +70,7 @@ class FacePlan:
     enrol_photo: Path
     probe_photo: Path
     due: float
+    card: str = ""  # the person's QR text: shown instead when the camera does not know them
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ async def prepare(settings: Settings, sizes: Sizes, schedule: dict[str, float], 
         online = [p for p in coming if p not in taken]
         laps.lap("choose the crowd")
 
-        creds = await svc.credentials.current(online + offline_people)
+        creds = await svc.credentials.current(online + offline_people + face_people)
         texts = {p: await svc.credentials.text(c) for p, c in creds.items()}
         laps.lap("credentials (QR texts)")
 
@@ -328,8 +329,8 @@ async def prepare(settings: Settings, sizes: Sizes, schedule: dict[str, float], 
                                   600.0, sum(hall_of[p] != offline_hall for p in offline_people))
         face_kiosk = await extra_kiosk(face_hall, "Kiosk khuôn mặt") if face_people else None
         with_probe = [(p, ph) for p, ph in zip(face_people, photos, strict=False) if ph[2] is not None]
-        faces = [FacePlan(p, name, enrol, probe or enrol, sizes.seconds * (0.2 + 0.6 * n / max(1, len(with_probe))))
-                 for n, (p, (name, enrol, probe)) in enumerate(with_probe)]
+        faces = [FacePlan(p, name, enrol, probe or enrol, sizes.seconds * (0.2 + 0.6 * n / max(1, len(with_probe))),
+                          texts.get(p, "")) for n, (p, (name, enrol, probe)) in enumerate(with_probe)]
         # a person of the gallery without a second photo is enrolled but never shown (a bigger gallery)
         faces += [FacePlan(p, name, enrol, enrol, -1.0) for p, (name, enrol, probe) in zip(face_people, photos,
                                                                                             strict=False)

@@ -233,8 +233,8 @@ def report(run: Run) -> tuple[str, dict[str, Any]]:
     ]
     if plan.faces or run.face_enrolments:
         rows.append(("faces: enrolled / checked in", f"{sum(e['ok'] for e in run.face_enrolments)} / "
-                     + ", ".join(f"{f['name']} {f['outcome']} (d={f['distance']}, {f['seconds']:.1f} s)"
-                                 for f in faces)))
+                     + ", ".join(f"{f['name']} {f['outcome']} by {f.get('path', 'camera')} (d={f['distance']}, "
+                                 f"{f['seconds']:.1f} s)" for f in faces)))
     width = max(len(name) for name, _ in rows)
     out.append("")
     out += [f"{name:<{width}}  {value}" for name, value in rows]
