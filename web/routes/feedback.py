@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from conference.accounts import Action, User, may
-from conference.errors import ConferenceError
+from conference.errors import ConferenceError, Forbidden, NotFound
 from conference.feedback import CONTENT_MAX, TRANSITIONS, FeedbackKind, FeedbackState
 from conference.service_feedback import FeedbackView
 from web.bootstrap import services
@@ -123,6 +123,8 @@ async def feedback_item(request: Request) -> Response:
             await svc.move_feedback(user, fid, option(FeedbackState, text(form, "state")
                                                       or FeedbackState.IN_PROGRESS.value, "state"), answer)
             return RedirectResponse(f"/feedback/{fid}", status_code=303)
+        except (Forbidden, NotFound):
+            raise  # who may not act on it is refused, not shown a form error
         except ConferenceError as e:
             error = e
     view = await svc.feedback_item(user, fid)
