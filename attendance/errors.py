@@ -39,3 +39,14 @@ class InvalidRecord(AttendanceError):
 
 class NotFound(AttendanceError):
     code = "not_found"
+
+
+class NotCalibrated(AttendanceError):
+    """1:N face identification asked for before any face calibration was recorded (issue 16)."""
+
+    code = "face_not_calibrated"
+
+    def __init__(self) -> None:
+        super().__init__("face identification (1:N) is off until a calibration on the province's own volunteers "
+                         "is recorded: run `hoinghi faces calibrate DIR --record --by NAME`. QR check-in and 1:1 "
+                         "face verification after a QR scan work meanwhile")

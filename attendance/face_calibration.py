@@ -22,6 +22,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -142,3 +143,33 @@ def recommend(measured: Distributions, confirm_band: float, population: int,
     stranger = 1 - (1 - bound) ** population
     return Recommendation(threshold, ceiling, sum(d < threshold for d in genuine), len(genuine), len(impostor),
                           under, bound, stranger, population, risk, bool(impostor) and stranger <= risk)
+
+
+@dataclass(frozen=True)
+class CalibrationRecord:
+    """A calibration as recorded in the store (1:N face check-in is refused until one is): who ran it,
+    when, on which photo set, its figures and the verdict at the population asked."""
+
+    recorded_by: str
+    recorded_at: datetime
+    source: str  # the photo set (a folder's name)
+    people: int
+    photos: int
+    genuine: Summary | None
+    impostor: Summary | None
+    threshold: float
+    ceiling: float
+    population: int
+    risk: float
+    stranger_risk: float
+    identification_safe: bool
+    id: int = 0
+
+    @classmethod
+    def of(cls, r: Recommendation, measured: Distributions, people: int, photos: int, source: str,
+           recorded_by: str, recorded_at: datetime) -> CalibrationRecord:
+        if not recorded_by.strip():
+            raise ValueError("a calibration names who ran it")
+        return cls(recorded_by.strip()[:100], recorded_at, source[:300], people, photos,
+                   Summary.of(measured.genuine_distances), Summary.of(measured.impostor_distances), r.threshold,
+                   r.ceiling, r.population, r.risk, r.stranger_risk, r.identification_safe)

@@ -1,5 +1,6 @@
-"""The attendance schema (SQLAlchemy Core): devices, check-ins, scan events, headcounts, consent and
-face templates. Ids of sessions, halls and persons are the conference package's, held opaquely."""
+"""The attendance schema (SQLAlchemy Core): devices, check-ins, scan events, headcounts, consent, face
+templates and face calibrations. Ids of sessions, halls and persons are the conference package's, held
+opaquely."""
 
 from __future__ import annotations
 
@@ -134,6 +135,30 @@ face_templates = Table(
     Column("consent_id", Integer, nullable=False),
     Column("ciphertext", LargeBinary, nullable=False),
     Column("created_at", AwareUTC, nullable=False),
+)
+
+face_calibrations = Table(  # 1:N face check-in is refused until one is recorded (attendance/face_service.py)
+    "face_calibrations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("recorded_by", String(100), nullable=False),
+    Column("recorded_at", AwareUTC, nullable=False),
+    Column("source", String(300), nullable=False),
+    Column("people", Integer, nullable=False),
+    Column("photos", Integer, nullable=False),
+    Column("genuine_count", Integer, nullable=False),
+    Column("genuine_min", Float, nullable=True),
+    Column("genuine_median", Float, nullable=True),
+    Column("genuine_max", Float, nullable=True),
+    Column("impostor_count", Integer, nullable=False),
+    Column("impostor_min", Float, nullable=True),
+    Column("impostor_median", Float, nullable=True),
+    Column("impostor_max", Float, nullable=True),
+    Column("threshold", Float, nullable=False),
+    Column("ceiling", Float, nullable=False),
+    Column("population", Integer, nullable=False),
+    Column("risk", Float, nullable=False),
+    Column("stranger_risk", Float, nullable=False),
+    Column("identification_safe", Boolean, nullable=False),
 )
 
 signing_keys = Table(

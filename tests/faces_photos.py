@@ -7,9 +7,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
+from attendance.face_calibration import CalibrationRecord, Sample, distributions, recommend
 from attendance.face_engine import EngineConfig, FaceEngine, FrameAnalysis, Image, analyse_image, load_models
+from attendance.face_match import DEFAULT_CONFIRM_BAND
 
 GROUPS = "groups"
 PARTIAL = "partial"
@@ -59,3 +62,13 @@ class CachedEngine(FaceEngine):
             return analysed(image, self.config.min_face)
         except AssertionError:
             return None
+
+
+def calibration(faces_dir: Path, by: str = "Ban tổ chức (kiểm thử)", population: int = 50) -> CalibrationRecord:
+    """A real calibration of these photos' people, computed as `hoinghi faces calibrate` does: tests of 1:N
+    identification record it in their setup (1:N is refused until one is recorded)."""
+    found = [Sample(name, face.embedding, path.name) for name, paths in people(faces_dir).items() for path in paths
+             if len(faces := analysed(path).faces) == 1 and (face := faces[0]).embedding is not None]
+    measured = distributions(found)
+    return CalibrationRecord.of(recommend(measured, DEFAULT_CONFIRM_BAND, population), measured,
+                                len({s.person for s in found}), len(found), faces_dir.name, by, datetime.now(UTC))

@@ -21,7 +21,7 @@ from attendance.face_engine import FrameGate
 from attendance.face_service import open_template
 from attendance.keys import Sealer
 from conference.audit import AuditAction
-from tests.faces_photos import GROUPS, analysed, photo
+from tests.faces_photos import GROUPS, analysed, calibration, photo
 from tests.world import World, build_world, sign_in
 from web.app import create_app
 from web.bootstrap import Services
@@ -39,9 +39,11 @@ def face_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def face_client(tmp_path: Path) -> Iterator[tuple[TestClient, World]]:
+def face_client(tmp_path: Path, faces_dir: Path) -> Iterator[tuple[TestClient, World]]:
+    """The app with a calibration recorded (1:N identification is refused until one is)."""
     with TestClient(create_app(face_settings(tmp_path))) as client:
         assert client.portal is not None
+        client.portal.call(services(client).biometrics.record_calibration, calibration(faces_dir))
         yield client, client.portal.call(build_world, services(client))
 
 
@@ -253,6 +255,7 @@ def test_liveness_over_http_with_the_process_pool(tmp_path: Path, faces_dir: Pat
     with TestClient(create_app(face_settings(tmp_path, face_workers=1, face_liveness="blink_or_turn"))) as client:
         assert client.portal is not None
         world = client.portal.call(build_world, services(client))
+        client.portal.call(services(client).biometrics.record_calibration, calibration(faces_dir))
         csrf = sign_in(client, "clerk.c1")
         assert enrol(client, csrf, world.persons["A1"], photo(faces_dir / "obama/obama1.jpg")).status_code == 201
         with sqlite3.connect(tmp_path / "app.db") as db:  # the worker process computed the same template

@@ -7,15 +7,29 @@ distributions, the closest different-person pairs, draws both (PNG), recommends 
 ceiling (attendance/face_calibration.py: `recommend`), and says whether 1:N identification among
 `--population` enrolled people is safe: whether the chance that a stranger comes under the ceiling of
 someone stays within `--risk`, as far as this many impostor pairs can vouch for.
+
+With `--record --by NAME` the run is also recorded in the store (who, when, the figures): 1:N face
+check-in is refused until a calibration was recorded (web/usecases/biometrics.py). Without it, nothing
+is written but the plot.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from attendance.face_calibration import DEFAULT_RISK, Recommendation, distributions, recommend, table_row
+from attendance.face_calibration import (
+    DEFAULT_RISK,
+    CalibrationRecord,
+    Recommendation,
+    distributions,
+    recommend,
+    table_row,
+)
 from attendance.face_match import DEFAULT_CONFIRM_BAND
 
 
@@ -29,7 +43,9 @@ def verdict(r: Recommendation) -> str:
             "verification, or calibrate on more volunteers")
 
 
-def calibrate(directory: Path, plot: Path, population: int, risk: float, confirm_band: float) -> Recommendation:
+def calibrate(directory: Path, plot: Path, population: int, risk: float, confirm_band: float,
+              recorded_by: str | None = None) -> CalibrationRecord:
+    """Analyse, print and draw; returns the record to keep (stamped now, by `recorded_by`; "-" when not kept)."""
     from attendance.face_engine import EngineConfig  # OpenCV and dlib: only for this command
     from attendance.face_photos import read_set, samples
     from attendance.face_plot import Panel, draw
@@ -62,13 +78,33 @@ def calibrate(directory: Path, plot: Path, population: int, risk: float, confirm
     plot.write_bytes(draw([Panel(directory.name, measured.genuine_distances, measured.impostor_distances)],
                           r.threshold, r.ceiling))
     print(f"plot: {plot}")
-    return r
+    return CalibrationRecord.of(r, measured, len(people), len(found), directory.name, recorded_by or "-",
+                                datetime.now(UTC))
+
+
+async def record(settings_file: Path | None, calibration: CalibrationRecord) -> CalibrationRecord:
+    """Keep the calibration in the store of the deployment's settings."""
+    from web.bootstrap import build
+    from web.settings import load
+
+    async with build(load(os.environ, settings_file)) as services:
+        return await services.biometrics.record_calibration(calibration)
 
 
 def command(args: argparse.Namespace) -> None:
+    from attendance.errors import AttendanceError
+    from web.settings import SettingsError
+
+    if args.record and not (args.by or "").strip():
+        print("hoinghi: --record needs --by NAME (who ran the calibration)", file=sys.stderr)
+        raise SystemExit(2)
     try:
-        calibrate(args.dir, args.plot, args.population, args.risk, args.confirm_band)
-    except (ValueError, OSError) as e:
+        found = calibrate(args.dir, args.plot, args.population, args.risk, args.confirm_band, args.by)
+        if args.record:
+            kept = asyncio.run(record(args.config, found))
+            print(f"recorded: calibration {kept.id} by {kept.recorded_by} at {kept.recorded_at:%Y-%m-%d %H:%M} UTC; "
+                  "1:N face check-in is allowed")
+    except (ValueError, OSError, SettingsError, AttendanceError) as e:
         print(f"hoinghi: {e}", file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -84,4 +120,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     cal.add_argument("--risk", type=float, default=DEFAULT_RISK,
                      help="accepted chance that a stranger is named (default 0.05)")
     cal.add_argument("--confirm-band", type=float, default=DEFAULT_CONFIRM_BAND)
+    cal.add_argument("--record", action="store_true", help="also record the calibration in the store (1:N face "
+                                                           "check-in stays off until one is)")
+    cal.add_argument("--by", help="who ran the calibration (with --record)")
     cal.set_defaults(func=command)

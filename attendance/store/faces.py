@@ -1,4 +1,5 @@
-"""The attendance store, its faces part: consents and the sealed face templates written under them."""
+"""The attendance store, its faces part: consents, the sealed face templates written under them, and the
+recorded face calibrations."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attendance import tables as t
+from attendance.face_calibration import CalibrationRecord, Summary
 from attendance.faces import Consent, ConsentChannel, ConsentPurpose, FaceTemplate
 
 
@@ -23,6 +25,23 @@ def _consent(r: Row[Any]) -> Consent:
 
 def _template(r: Row[Any]) -> FaceTemplate:
     return FaceTemplate(r.person_id, r.consent_id, r.ciphertext, r.created_at)
+
+
+def _summary(r: Row[Any], kind: str) -> Summary | None:
+    count = getattr(r, f"{kind}_count")
+    return Summary(count, getattr(r, f"{kind}_min"), getattr(r, f"{kind}_median"), getattr(r, f"{kind}_max")) \
+        if count else None
+
+
+def _calibration(r: Row[Any]) -> CalibrationRecord:
+    return CalibrationRecord(r.recorded_by, r.recorded_at, r.source, r.people, r.photos, _summary(r, "genuine"),
+                             _summary(r, "impostor"), r.threshold, r.ceiling, r.population, r.risk, r.stranger_risk,
+                             r.identification_safe, r.id)
+
+
+def _summary_values(kind: str, s: Summary | None) -> dict[str, Any]:
+    return {f"{kind}_count": s.count if s else 0, f"{kind}_min": s.low if s else None,
+            f"{kind}_median": s.median if s else None, f"{kind}_max": s.high if s else None}
 
 
 class FaceStore:
@@ -132,3 +151,21 @@ class FaceStore:
             rows = await c.execute(delete(t.face_templates).where(t.face_templates.c.created_at < created_before)
                                    .returning(t.face_templates.c.person_id))
             return sorted(r.person_id for r in rows)
+
+    async def record_calibration(self, record: CalibrationRecord) -> CalibrationRecord:
+        """Keep a calibration run (never changed or deleted afterwards); returns it with its id."""
+        async with self.engine.begin() as c:
+            new_id = (await c.execute(insert(t.face_calibrations).values(
+                recorded_by=record.recorded_by, recorded_at=record.recorded_at, source=record.source,
+                people=record.people, photos=record.photos, **_summary_values("genuine", record.genuine),
+                **_summary_values("impostor", record.impostor), threshold=record.threshold, ceiling=record.ceiling,
+                population=record.population, risk=record.risk, stranger_risk=record.stranger_risk,
+                identification_safe=record.identification_safe).returning(t.face_calibrations.c.id))).scalar_one()
+        return replace(record, id=new_id)
+
+    async def latest_calibration(self) -> CalibrationRecord | None:
+        """The calibration recorded last, or None."""
+        async with self.engine.connect() as c:
+            row = (await c.execute(select(t.face_calibrations).order_by(t.face_calibrations.c.id.desc())
+                                   .limit(1))).first()
+        return _calibration(row) if row else None

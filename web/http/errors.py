@@ -40,6 +40,7 @@ ANSWERS: list[tuple[type[Exception], int, Close | None]] = [
     (conference.NotFound, 404, None),
     (attendance.NotFound, 404, None),
     (conference.Conflict, 409, None),
+    (attendance.NotCalibrated, 409, None),  # 1:N face check-in before a recorded calibration
     (conference.ImportRefused, 422, None),
     (conference.Invalid, 422, None),
     (attendance.InvalidRecord, 422, None),

@@ -3,6 +3,20 @@ name the refusals of a picture."""
 
 WORDS: dict[str, tuple[str, str]] = {
     "face_nav": ("Khuôn mặt", "Face"),
+    "face_calibration_none": (
+        "Điểm danh bằng nhận diện khuôn mặt (1:N) đang tắt: chưa ghi nhận lần hiệu chuẩn nào. Chạy "
+        "`hoinghi faces calibrate THƯ_MỤC --record --by TÊN` trên ảnh của tình nguyện viên đã đồng ý.",
+        "Face check-in (1:N) is off: no calibration has been recorded. Run "
+        "`hoinghi faces calibrate DIR --record --by NAME` on consenting volunteers' photos."),
+    "face_calibration_recorded": (
+        "Hiệu chuẩn nhận diện khuôn mặt: {by}, lúc {time}, bộ ảnh {source} ({people} người, {photos} ảnh); "
+        "khoảng cách nhỏ nhất giữa hai người khác nhau {low}, ngưỡng đề xuất {threshold}; với {population} "
+        "người: {verdict}.",
+        "Face calibration: by {by} on {time}, photo set {source} ({people} people, {photos} photos); closest "
+        "different people {low}, recommended threshold {threshold}; among {population} people: {verdict}."),
+    "face_calibration_safe": ("an toàn", "safe"),
+    "face_calibration_unsafe": ("CHƯA an toàn, nên dùng QR kèm xác minh khuôn mặt 1:1",
+                                "NOT safe, use QR with 1:1 face verification"),
     "face_title": ("Đăng ký khuôn mặt (không bắt buộc)", "Face enrolment (optional)"),
     "face_intro": ("Đăng ký khuôn mặt để điểm danh nhanh tại điểm cầu bằng nhận diện khuôn mặt. Việc đăng ký là "
                    "tự nguyện: mã QR và điểm danh thủ công vẫn luôn dùng được.",

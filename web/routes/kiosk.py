@@ -81,7 +81,7 @@ async def hall_kiosks(request: Request) -> Response:
     devices = sorted(await svc.devices.devices(hall.id), key=lambda d: (d.revoked_at is not None, d.name))
     kiosk_url = str(request.url_for("kiosk_page"))
     return await render(request, "kiosk_devices.html", hall=hall, conference=conf, devices=devices, code=code,
-                        expires=expires, kiosk_url=kiosk_url)
+                        expires=expires, kiosk_url=kiosk_url, calibration=await svc.biometrics.calibration())
 
 
 routes = [

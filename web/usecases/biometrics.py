@@ -5,6 +5,9 @@ someone). It wires the conference records (people, scope, invitations, audit) to
 - A participant enrols and withdraws themself (channel: participant page).
 - A hall clerk (or the administrator) enrols people in their scope at the hall (channel: hall
   operator, or a signed paper form); any staff member in scope may record a withdrawal.
+- 1:N identification (`identify`, the camera's `stream`) is refused (`NotCalibrated`) until a face
+  calibration was recorded (`record_calibration`: `hoinghi faces calibrate DIR --record --by NAME`);
+  1:1 `verify` after a QR scan is not gated.
 - A kiosk identifies only among its own hall's invitees, and verifies (1:1) only the conference's (which
   hall a kiosk acts for: `web.usecases.checkin.kiosk_hall`). An accepted face is checked in by
   `CheckIns.faces` there, not here.
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from attendance.devices import Device
+from attendance.errors import NotCalibrated
+from attendance.face_calibration import CalibrationRecord
 from attendance.face_engine import FrameGate, Image
 from attendance.face_service import Enrolment, FaceService, FaceStream, Identification, VerifyResult
 from attendance.faces import CONSENT_TEXTS, CONSENT_VERSION, Consent, ConsentChannel, ConsentText, FaceStatus
@@ -78,6 +83,28 @@ class Biometrics:
         self.roster = roster
         self.retention_days = retention_days
         self._gates: dict[int, FrameGate] = {}
+        self._calibration: CalibrationRecord | None = None  # once one is recorded, 1:N stays on
+
+    # -- calibration: the gate of 1:N identification -------------------------------------------------
+    async def record_calibration(self, record: CalibrationRecord) -> CalibrationRecord:
+        """Keep a calibration run (the command's, or a rehearsal's); 1:N identification is on from then."""
+        self._calibration = await self.faces.store.record_calibration(record)
+        await self.conference.store.audit(AuditEntry(
+            self.conference.clock(), None, AuditAction.BIOMETRIC, f"face_calibration:{self._calibration.id}",
+            f"calibration recorded by {record.recorded_by} on {record.source}: {record.people} people, threshold "
+            f"{record.threshold:.2f}, 1:N {'safe' if record.identification_safe else 'NOT safe'} at "
+            f"{record.population}", None))
+        return self._calibration
+
+    async def calibration(self) -> CalibrationRecord | None:
+        """The calibration recorded last (None: 1:N is off); one recorded by another process is seen at once."""
+        if self._calibration is None:
+            self._calibration = await self.faces.store.latest_calibration()
+        return self._calibration
+
+    async def _calibrated(self) -> None:
+        if await self.calibration() is None:
+            raise NotCalibrated()
 
     async def _audit(self, user: User | None, device: Device | None, person_id: int, detail: str) -> None:
         await self.conference.store.audit(AuditEntry(
@@ -140,6 +167,7 @@ class Biometrics:
         """Who is at the kiosk, among its hall's invitees. Raises Busy while the kiosk's previous request
         is still being analysed. Every face named (accepted, or to confirm) is logged."""
         hall, _ = await kiosk_hall(self.roster.facts, device, session_id, hall_id)
+        await self._calibrated()
         started = time.perf_counter()
         found = await self._gated(device, lambda: self.faces.identify(session_id, hall, frames))
         metrics.faces_decided([f.decision.decision.value for f in found.faces], time.perf_counter() - started)
@@ -150,6 +178,7 @@ class Biometrics:
         """For the kiosk's camera link: its live frames, identified among its hall's invitees (see
         `attendance.face_service.FaceStream`), each face named logged like `identify`."""
         hall, _ = await kiosk_hall(self.roster.facts, device, session_id)
+        await self._calibrated()
         return AuditedStream(self, device, session_id, hall, self.faces.stream(session_id, hall))
 
     async def _log_named(self, device: Device, session_id: int, hall: int, found: Identification) -> None:
