@@ -19,13 +19,16 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from attendance.face_calibration import (
     DEFAULT_RISK,
     CalibrationRecord,
+    Distributions,
     Recommendation,
+    Sample,
     distributions,
     recommend,
     table_row,
@@ -43,20 +46,28 @@ def verdict(r: Recommendation) -> str:
             "verification, or calibrate on more volunteers")
 
 
-def calibrate(directory: Path, plot: Path, population: int, risk: float, confirm_band: float,
-              recorded_by: str | None = None) -> CalibrationRecord:
-    """Analyse, print and draw; returns the record to keep (stamped now, by `recorded_by`; "-" when not kept)."""
+def measure(directory: Path, aliases: Mapping[str, str] | None = None
+            ) -> tuple[Distributions, list[str], list[Sample], list[str]]:
+    """Analyse every photo of `directory` (a sub-folder per person, `aliases` renaming some): the distance
+    distributions, the people, the usable samples, and the photos left out (not exactly one usable face)."""
     from attendance.face_engine import EngineConfig  # OpenCV and dlib: only for this command
     from attendance.face_photos import read_set, samples
-    from attendance.face_plot import Panel, draw
 
-    photos = read_set(directory, EngineConfig(workers=0), groups=False)
+    photos = read_set(directory, EngineConfig(workers=0), aliases, groups=False)
     found = samples(photos)
     unusable = [p.label for p in photos if p.person is not None and (len(p.faces) != 1 or p.faces[0].embedding is None)]
     people = sorted({s.person for s in found})
     if len(people) < 2:
         raise ValueError(f"{directory}: photos of at least two people are needed, found {len(people)}")
-    measured = distributions(found)
+    return distributions(found), people, found, unusable
+
+
+def calibrate(directory: Path, plot: Path, population: int, risk: float, confirm_band: float,
+              recorded_by: str | None = None) -> CalibrationRecord:
+    """Analyse, print and draw; returns the record to keep (stamped now, by `recorded_by`; "-" when not kept)."""
+    from attendance.face_plot import Panel, draw
+
+    measured, people, found, unusable = measure(directory)
     r = recommend(measured, confirm_band, population, risk)
     print(f"{directory}: {len(people)} people, {len(found)} photos with one usable face"
           + (f"; left out (not exactly one usable face): {', '.join(unusable)}" if unusable else ""))

@@ -11,6 +11,7 @@ account (created through the conference service).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import math
 import random
@@ -18,15 +19,18 @@ import secrets
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import accumulate, pairwise
 from pathlib import Path
 
 from kiosk_load import Item
 from scan_plan import forge, seed_demo
 
+from attendance.face_calibration import CalibrationRecord, recommend
 from conference.accounts import Role
 from web.bootstrap import build
 from web.demo import province as demo_data
+from web.face_calibrate import measure
 from web.settings import Settings
 
 from .client import issued_session
@@ -328,6 +332,12 @@ async def prepare(settings: Settings, sizes: Sizes, schedule: dict[str, float], 
             offline = OfflinePlan(await extra_kiosk(offline_hall, "Kiosk mất mạng"), items, schedule["offline_kiosk"],
                                   600.0, sum(hall_of[p] != offline_hall for p in offline_people))
         face_kiosk = await extra_kiosk(face_hall, "Kiosk khuôn mặt") if face_people else None
+        if face_people and faces_dir is not None:  # as a province would before 1:N face check-in (refused before)
+            measured, names, found, _ = await asyncio.to_thread(measure, faces_dir, {"partial": "obama"})
+            await svc.biometrics.record_calibration(CalibrationRecord.of(
+                recommend(measured, settings.face_confirm_band, len(invited[face_hall])), measured, len(names),
+                len(found), faces_dir.name, "Tổng duyệt (rehearsal)", datetime.now(UTC)))
+            laps.lap("face calibration (the photos enrolled)")
         with_probe = [(p, ph) for p, ph in zip(face_people, photos, strict=False) if ph[2] is not None]
         faces = [FacePlan(p, name, enrol, probe or enrol, sizes.seconds * (0.2 + 0.6 * n / max(1, len(with_probe))),
                           texts.get(p, "")) for n, (p, (name, enrol, probe)) in enumerate(with_probe)]
