@@ -70,6 +70,7 @@ class ConferenceService(FeedbackDesk, ReportDesk):
         version = await self.store.end_sessions(actor.id)
         await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.USER_CHANGE, f"user:{actor.id}",
                                           "signed out everywhere"))
+        await self._sessions_ended(actor.id)
         return version
 
     async def change_password(self, actor: User, current: str, new: str) -> int:
@@ -87,6 +88,7 @@ class ConferenceService(FeedbackDesk, ReportDesk):
         version = await self.store.end_sessions(actor.id, password_hash=await self.passwords.make(new))
         await self.store.audit(AuditEntry(self.clock(), actor.id, AuditAction.USER_CHANGE, f"user:{actor.id}",
                                           "password changed"))
+        await self._sessions_ended(actor.id)
         return version
 
     async def create_user(

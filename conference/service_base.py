@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 from conference.accounts import Action, User, authorize, covers
@@ -31,6 +31,13 @@ class ServiceBase:
         self._tree_ttl = tree_ttl_seconds
         self._units: tuple[float, list[Unit]] | None = None
         self._units_lock = asyncio.Lock()
+        # told each account whose sessions all ended (sign-out everywhere, a password change): the live hub
+        # closes its sockets on every hub
+        self.sessions_ended: list[Callable[[int], Awaitable[None]]] = []
+
+    async def _sessions_ended(self, user_id: int) -> None:
+        for listener in self.sessions_ended:
+            await listener(user_id)
 
     # -- the unit tree ------------------------------------------------------------------------------
     async def units(self) -> list[Unit]:

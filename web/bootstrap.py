@@ -116,6 +116,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         hub = Hub(settings.hub_id or f"hub-{os.getpid()}", bus, conference, facts, ledger, settings.zone,
                   Identity(settings.secret_key, conference, devices, bus), settings.online_after_minutes * 60)
         devices.revoked.append(lambda device_id: hub.end(devices=[device_id]))  # its sockets closed on every hub
+        conference.sessions_ended.append(lambda user_id: hub.end(users=[user_id]))  # signed out: likewise
         devices.audited.append(conference.record_device_change)  # codes, enrolments, revocations: the audit log
         await hub.start()
         media = MediaService(media_config(settings), conference, facts)
