@@ -157,9 +157,11 @@ class BadgeJobs:
             values = {"state": JobState.FAILED.value, "error": "the PDF could not be made (see the server log)"}
         finally:
             beating.cancel()
+        try:
+            await self.store.update_job(job_id, done=counter.done, total=counter.total, updated_at=self.clock(),
+                                        **values)
+        finally:  # only once its outcome is written: `wait` on a job whose task is gone finds it finished
             self._tasks.pop(job_id, None)
-        await self.store.update_job(job_id, done=counter.done, total=counter.total, updated_at=self.clock(),
-                                    **values)
 
     async def _beat(self, job_id: str, counter: _Counter) -> None:
         while True:
