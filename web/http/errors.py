@@ -99,7 +99,7 @@ def live_error(exc: BaseException) -> dict[str, str] | None:
     answer = _answer(exc)
     if answer is None or answer[1] is not None:
         return None
-    return {"code": code_of(exc), "message": message_of(exc)}
+    return refusal(exc)
 
 
 def refusal(exc: BaseException) -> dict[str, str]:
