@@ -52,11 +52,11 @@ async def hall_action(request: Request) -> Response:
 async def hall_page(request: Request) -> Response:
     """The hall's delegates for a session (search without diacritics), their statuses and the hall's totals,
     the figures the dashboard and the reports show."""
+    query = query_text(request, "q")
     sheet = await services(request).attendance.hall_sheet(
-        await current_user(request), request.path_params["hid"], request.path_params["sid"],
-        query_text(request, "q"), LIST_SIZE)
+        await current_user(request), request.path_params["hid"], request.path_params["sid"], query, LIST_SIZE)
     return await render(request, "hall_session.html", hall=sheet.hall, conference=sheet.conference,
-                        session=sheet.session, query=query_text(request, "q"), people=sheet.people,
+                        session=sheet.session, query=query, people=sheet.people,
                         statuses=sheet.attendance.checkins, cards=sheet.cards, figures=sheet.attendance.figures,
                         source=sheet.attendance.source.value, can_check_in=sheet.can_check_in,
                         flash=request.session.pop("flash", None))
