@@ -77,6 +77,21 @@ class Session:
         return moment > self.starts_at + timedelta(minutes=self.late_after_minutes)
 
 
+CHECKIN_LEAD_MAX = timedelta(hours=12)
+
+
+def check_window(s: Session) -> Session:
+    """A check-in window an organiser may set: it opens at the start at the latest and at most
+    `CHECKIN_LEAD_MAX` before it, and closes after the start and by the end. The session itself."""
+    if s.checkin_opens_at > s.starts_at:
+        raise Invalid("check-in must open by the start of the session", field="checkin_opens_at")
+    if s.starts_at - s.checkin_opens_at > CHECKIN_LEAD_MAX:
+        raise Invalid("check-in opens at most 12 hours before the start", field="checkin_opens_at")
+    if not s.starts_at < s.checkin_closes_at <= s.ends_at:
+        raise Invalid("check-in must close after the start and by the end", field="checkin_closes_at")
+    return s
+
+
 def new_session(
     conference_id: int,
     title: str,

@@ -3,12 +3,12 @@ with role and unit-scope checks done here, before any work, never in templates o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from conference.accounts import Action, Role, User, authorize, in_scope, may, new_user
 from conference.audit import AuditAction, AuditEntry
-from conference.conferences import Conference, ConferenceMode, Session, new_conference, new_session
+from conference.conferences import Conference, ConferenceMode, Session, check_window, new_conference, new_session
 from conference.errors import Forbidden, Invalid, NotAuthenticated, NotFound
 from conference.halls import Channel, Hall, HallRole, new_hall
 from conference.people import Person
@@ -144,8 +144,20 @@ class ConferenceService(FeedbackDesk, ReportDesk):
         late_after_minutes: int = 15,
     ) -> Session:
         await self._managed(actor, conference_id)
-        return await self.store.add_session(
-            new_session(conference_id, title, starts_at, ends_at, late_after_minutes=late_after_minutes))
+        return await self.store.add_session(check_window(
+            new_session(conference_id, title, starts_at, ends_at, late_after_minutes=late_after_minutes)))
+
+    async def edit_session(
+        self, actor: User, session_id: int, starts_at: datetime, ends_at: datetime, checkin_opens_at: datetime,
+        checkin_closes_at: datetime, late_after_minutes: int,
+    ) -> Session:
+        """Move a session's times and check-in window (the conference's organisers); Invalid, naming the
+        field, for a session ending before it starts or a window `check_window` refuses."""
+        session = await self.store.get_session(session_id)
+        await self._managed(actor, session.conference_id)
+        return await self.store.update_session(check_window(replace(
+            session, starts_at=starts_at, ends_at=ends_at, checkin_opens_at=checkin_opens_at,
+            checkin_closes_at=checkin_closes_at, late_after_minutes=late_after_minutes)))
 
     async def assign_presenter(self, actor: User, session_id: int, user_id: int) -> None:
         """Assign an account to present a session (the conference's organisers); it may then broadcast it."""

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conference import tables as t
 from conference.accounts import Role
-from conference.conferences import ConferenceMode
+from conference.conferences import ConferenceMode, check_window
 from conference.errors import Conflict
 from conference.halls import Channel, HallRole
 from conference.passwords import Passwords
@@ -24,7 +24,7 @@ from conference.text import fold
 from conference.units import UnitTree, UnitType
 from web.demo.accounts import account_plan, banner
 from web.demo.province import DEMO_PASSWORD, DemoProvince, demo_sessions, province
-from web.demo.seeding import is_seeded, seed
+from web.demo.seeding import is_seeded, keep_open, seed
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 5, 4, 9, 15, tzinfo=ZONE)
@@ -134,15 +134,30 @@ def test_halls_of_every_channel_and_invitations(demo: DemoProvince) -> None:
     assert len(set(demo.hall_of.values())) == len(demo.halls)  # no hall is left empty
 
 
-def test_sessions_are_tomorrow_morning_and_afternoon_in_vietnam() -> None:
-    morning, afternoon = demo_sessions(NOW)
-    assert morning.starts_at.astimezone(ZONE).date() == NOW.date() + timedelta(days=1)
-    assert morning.starts_at.astimezone(ZONE).hour < 12 <= afternoon.starts_at.astimezone(ZONE).hour
-    for s in (morning, afternoon):
+def test_the_first_session_is_open_for_check_in_now_and_nobody_is_late_yet() -> None:
+    first, second = demo_sessions(NOW)
+    assert first.checkin_open(NOW) and not first.is_late(NOW + timedelta(minutes=30))
+    assert timedelta(minutes=25) < first.starts_at - NOW <= timedelta(minutes=30)
+    assert first.starts_at.astimezone(ZONE).minute % 5 == 0
+    assert first.ends_at < second.checkin_opens_at and not second.checkin_open(NOW)
+    for s in (first, second):
+        assert check_window(s) is s
         assert s.checkin_opens_at == s.starts_at - timedelta(hours=1)
         assert s.late_after_minutes == 15
     late_night = datetime(2026, 5, 4, 23, 30, tzinfo=ZONE).astimezone(ZoneInfo("UTC"))
-    assert demo_sessions(late_night)[0].starts_at.astimezone(ZONE).day == 5
+    assert demo_sessions(late_night)[0].checkin_open(late_night)
+
+
+async def test_a_reused_demo_moves_its_sessions_to_start_from_now(engine: AsyncEngine) -> None:
+    await seed(engine, Passwords(time_cost=1, memory_cost_kib=8192), NOW, members=SMALL)
+    assert not await keep_open(engine, NOW + timedelta(minutes=10))  # still open: nothing moves
+    later = NOW + timedelta(days=3, hours=5)
+    assert await keep_open(engine, later)
+    store = ConferenceStore(engine)
+    [conf] = await store.list_conferences()
+    first, second = await store.sessions_of(conf.id)
+    assert first.checkin_open(later) and first.starts_at == demo_sessions(later)[0].starts_at
+    assert second.starts_at - first.starts_at == timedelta(hours=5, minutes=30)
 
 
 def test_account_plan(demo: DemoProvince) -> None:

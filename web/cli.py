@@ -112,6 +112,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
                 print(f"hoinghi: building the demo province ({args.members:,} members) …", file=sys.stderr)
                 await seeding.seed(services.engine, services.conference.passwords, services.conference.clock(),
                                   members=args.members)
+            elif await seeding.keep_open(services.engine, services.conference.clock()):
+                print("hoinghi: the demo's sessions moved to start from now", file=sys.stderr)
             print(accounts.banner(f"http://{settings.host}:{settings.port}/", members=args.members), flush=True)
 
     run(prepare)

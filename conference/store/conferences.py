@@ -46,6 +46,14 @@ class ConferenceRecords(StoreBase):
         return Session(sid, s.conference_id, s.title, s.starts_at, s.ends_at, s.checkin_opens_at,
                        s.checkin_closes_at, s.late_after_minutes)
 
+    async def update_session(self, s: Session) -> Session:
+        """Write a session's title, times and late threshold (the session must exist)."""
+        async with self.engine.begin() as c:
+            await c.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(
+                title=s.title, starts_at=s.starts_at, ends_at=s.ends_at, checkin_opens_at=s.checkin_opens_at,
+                checkin_closes_at=s.checkin_closes_at, late_after_minutes=s.late_after_minutes))
+        return s
+
     async def get_session(self, session_id: int) -> Session:
         return session_of(await self.row_by_id(t.sessions, session_id, "session"))
 

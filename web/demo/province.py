@@ -2,9 +2,9 @@
 
 `province()` is pure and deterministic for a seed: the unit tree (province → 11 committees → about
 100 grassroots organisations → about 400 cells), `members` persons with Vietnamese names, one
-conference and its halls (điểm cầu); `demo_sessions()` its two sessions. The places and names it draws
-from are data in `web.demo.places` and `web.demo.names`, the demo accounts in `web.demo.accounts`;
-`web.demo.seeding` writes all of it into a database.
+conference and its halls (điểm cầu); `demo_sessions()` its two sessions, the first open for check-in
+now. The places and names it draws from are data in `web.demo.places` and `web.demo.names`, the demo
+accounts in `web.demo.accounts`; `web.demo.seeding` writes all of it into a database.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from conference.conferences import ConferenceMode, Session, new_session
@@ -302,18 +302,22 @@ def province(seed: int = 2026, members: int = 70_000) -> DemoProvince:
         unit_names={u.code: u.name for u in units})
 
 
+SESSION_LEAD = timedelta(minutes=30)  # the first session starts this long after the demo does
+
+
 def demo_sessions(now: datetime, conference_id: int = 0) -> list[Session]:
-    """Morning and afternoon of the day after `now` (Asia/Ho_Chi_Minh); check-in opens an hour before."""
+    """The conference's two sessions, built relative to `now` so that a demo can check people in at once:
+    the first starts half an hour after `now` (on a 5-minute mark, Asia/Ho_Chi_Minh) with check-in open an
+    hour before its start, so open now and nobody late yet; the second follows an hour and a half after the
+    first ends."""
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone")
-    day = now.astimezone(ZONE).date() + timedelta(days=1)
-
-    def at(hour: int, minute: int) -> datetime:
-        return datetime.combine(day, time(hour, minute), ZONE)
-
+    local = now.astimezone(ZONE).replace(second=0, microsecond=0)
+    start = local - timedelta(minutes=local.minute % 5) + SESSION_LEAD
+    afternoon = start + timedelta(hours=5, minutes=30)
     return [
-        new_session(conference_id, "Buổi sáng – Khai mạc, quán triệt Chuyên đề", at(7, 30), at(11, 30),
+        new_session(conference_id, "Phiên 1 – Khai mạc, quán triệt Chuyên đề", start, start + timedelta(hours=4),
                     late_after_minutes=15),
-        new_session(conference_id, "Buổi chiều – Thảo luận, liên hệ thực tiễn và bế mạc", at(13, 30), at(17, 0),
-                    late_after_minutes=15),
+        new_session(conference_id, "Phiên 2 – Thảo luận, liên hệ thực tiễn và bế mạc", afternoon,
+                    afternoon + timedelta(hours=3, minutes=30), late_after_minutes=15),
     ]

@@ -1,11 +1,13 @@
 """Writing the demo province into a database: `seed()` puts the generated units, members, conference,
 sessions, halls, invitations and demo accounts into an empty, migrated database through the conference
 store and service (only the demo accounts get an Argon2 password hash, the slow part of an account);
-`is_seeded()` says whether that was done completely."""
+`is_seeded()` says whether that was done completely; `keep_open()` moves a reused demo's sessions to
+start from now again, so a demo started on any day can check people in at once."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -68,3 +70,21 @@ async def seed(engine: AsyncEngine, passwords: Passwords, now: datetime, members
                                   unit_ids[a.scope_code] if a.scope_code else None,
                                   person_ids[a.person_code] if a.person_code else None)
     return DemoAccounts(conf.id, plan)
+
+
+async def keep_open(engine: AsyncEngine, now: datetime) -> bool:
+    """Move the demo conference's sessions, all by the same shift, so the first is again as `demo_sessions(now)`
+    builds it (check-in open now), unless one of them already has check-in open. Whether they moved."""
+    store = ConferenceStore(engine)
+    conferences = await store.list_conferences()
+    if not conferences:
+        return False
+    sessions = await store.sessions_of(conferences[-1].id)  # the demo's: the first conference made
+    if not sessions or any(s.checkin_open(now) for s in sessions):
+        return False
+    shift = demo_sessions(now)[0].starts_at - sessions[0].starts_at
+    for s in sessions:
+        await store.update_session(replace(
+            s, starts_at=s.starts_at + shift, ends_at=s.ends_at + shift, checkin_opens_at=s.checkin_opens_at + shift,
+            checkin_closes_at=s.checkin_closes_at + shift))
+    return True
