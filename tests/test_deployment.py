@@ -47,7 +47,7 @@ COMPOSE = shutil.which("docker-compose")
 TURNSERVER = shutil.which("turnserver")
 HOINGHI = str(Path(sys.executable).parent / "hoinghi")
 ENV = {"HOINGHI_SECRET_KEY": "s" * 40, "HOINGHI_DATA_KEY": "d" * 40, "TURN_SECRET": "t" * 40,
-       "POSTGRES_PASSWORD": "pw", "SERVER_NAME": "hoinghi.local", "SERVER_IP": "10.0.0.5"}
+       "METRICS_TOKEN": "m" * 40, "POSTGRES_PASSWORD": "pw", "SERVER_NAME": "hoinghi.local", "SERVER_IP": "10.0.0.5"}
 HUB_ENV = {"DATABASE_URL": "postgresql://hoinghi:pw@postgres:5432/hoinghi", "HOINGHI_SECRET_KEY": "s" * 40}
 
 
@@ -99,7 +99,9 @@ def test_every_command_is_a_valid_hoinghi_invocation_with_valid_settings() -> No
         parser().parse_args(command[1:])  # exits on an unknown command or option
         if name == "tls":
             continue  # no settings: it only writes files
-        env = {k: re.sub(r"\$\{[^}]+\}", "x" * 40, str(v)) for k, v in service["environment"].items()}
+        # each variable its own 40 characters (production refuses a data key equal to the secret key)
+        env = {k: re.sub(r"\$\{([A-Z_]+)[^}]*\}", lambda m: (m.group(1) * 40)[:40], str(v))
+               for k, v in service["environment"].items()}
         env["HOINGHI_TURN_URLS"] = service["environment"]["HOINGHI_TURN_URLS"].replace("${SERVER_IP:?set SERVER_IP}",
                                                                                       "10.0.0.5").replace(
             "${SERVER_IP}", "10.0.0.5")
@@ -109,6 +111,7 @@ def test_every_command_is_a_valid_hoinghi_invocation_with_valid_settings() -> No
         assert settings.database_url.startswith("postgresql://") and settings.redis_url.startswith("redis://")
         assert not settings.auto_migrate and settings.secure_cookies
         assert settings.turn_urls and settings.turn_secret
+        assert settings.production and settings.metrics_token  # the data key its own; /metrics behind a token
 
 
 def test_the_hubs_trust_forwarded_headers_from_nginx_only() -> None:

@@ -101,7 +101,7 @@ def test_the_checkin_counter_equals_the_store_after_a_burst(postgres_url: str,  
 def test_readyz_is_503_while_the_store_is_unreachable(relayed: tuple[Relay, Settings]  # noqa: F811 (the fixture)
                                                       ) -> None:
     relay, settings = relayed
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:  # /metrics: loopback only
         assert client.get("/readyz").json() == {"ready": True, "store": True, "redis": None}
         relay.cut()
         away = client.get("/readyz")
@@ -117,7 +117,7 @@ def test_readyz_is_503_while_the_store_is_unreachable(relayed: tuple[Relay, Sett
         assert "hoinghi_ready 1.0" in client.get("/metrics").text
 
 
-def test_promtool_accepts_the_prometheus_config_and_the_dashboard_is_provisioned() -> None:
+def test_promtool_accepts_the_prometheus_config_and_the_dashboard_is_provisioned(tmp_path: Path) -> None:
     """deploy/monitoring/: Prometheus scrapes every hub of the compose file; Grafana's dashboard parses."""
     root = Path(__file__).resolve().parent.parent / "deploy" / "monitoring"
     dashboard = json.loads((root / "grafana/dashboards/conference-day.json").read_text())
@@ -125,9 +125,12 @@ def test_promtool_accepts_the_prometheus_config_and_the_dashboard_is_provisioned
     assert all(m in exprs for m in ("hoinghi_checkins_total", "hoinghi_halls_online", "hoinghi_ready"))
     config = (root / "prometheus.yml").read_text()
     assert all(f"hub{i}:8000" in config for i in (1, 2, 3))
+    assert "credentials_file: metrics_token" in config  # the hubs answer /metrics to the token only
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (Debian package prometheus: apt-get install -y prometheus)")
-    checked = subprocess.run([promtool, "check", "config", str(root / "prometheus.yml")], capture_output=True,
-                             text=True)
+    scraped = tmp_path / "prometheus.yml"  # as compose's prometheus service runs it: the token file beside it
+    scraped.write_text(config)
+    (tmp_path / "metrics_token").write_text("m" * 40)
+    checked = subprocess.run([promtool, "check", "config", str(scraped)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr

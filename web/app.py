@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from web.bootstrap import build
 from web.http import openapi
 from web.http.errors import HANDLERS
-from web.http.headers import SecurityHeaders
+from web.http.headers import SecuredApp
 from web.live import endpoint as live
 from web.routes import (
     accounts,
@@ -47,7 +47,8 @@ def create_app(settings: Settings) -> Starlette:
             app.state.services = services
             yield
 
-    return Starlette(
+    return SecuredApp(
+        always_https=settings.secure_cookies,
         routes=[
             *accounts.routes,
             *conferences.routes,
@@ -68,8 +69,7 @@ def create_app(settings: Settings) -> Starlette:
             *health.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders, always_https=settings.secure_cookies),
-                    Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="hoinghi",
+        middleware=[Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="hoinghi",
                                max_age=SESSION_HOURS * 3600, same_site="lax", https_only=settings.secure_cookies)],
         exception_handlers=HANDLERS,
         lifespan=lifespan,

@@ -5,12 +5,18 @@ happens (a check-in: one counter increment per committed scan, nothing more on t
 scrape can read off the live objects (connections by kind, halls online, WebRTC viewers, HLS segments)
 is collected at scrape time by `LiveCollector`, registered in the lifespan (`Monitor`), so it costs the
 hub nothing between scrapes. `Monitor` also measures the event loop's lag and the scans per second.
+
+Who may scrape (`scrape_refusal`): with `HOINGHI_METRICS_TOKEN` set, whoever sends it as
+`Authorization: Bearer <token>` (Prometheus, deploy/monitoring/prometheus.yml); without it, only this
+machine (a loopback client address). Nobody else, whatever port of a hub they reach.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import logging
 import time
 from collections import deque
@@ -60,6 +66,26 @@ def committed(outcomes: list[tuple[str, str]], seconds: float) -> None:
     LEDGER_COMMIT.observe(seconds)
     for outcome, method in outcomes:
         CHECKINS.labels(outcome, method).inc()
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def scrape_refusal(token: str, authorization: str, client: str | None) -> tuple[int, str] | None:
+    """Why a scrape with this `Authorization` header from `client` is refused (its status and a line), or
+    None when it may read the metrics: the bearer token when one is configured, else a loopback client."""
+    if token:
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+            return None
+        return 401, "the metrics need `Authorization: Bearer <HOINGHI_METRICS_TOKEN>`"
+    if _loopback(client):
+        return None
+    return 403, "the metrics answer this machine only; set HOINGHI_METRICS_TOKEN to scrape from elsewhere"
 
 
 def exposition() -> tuple[bytes, str]:

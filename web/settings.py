@@ -70,6 +70,7 @@ class Settings:
     turn_urls: str = ""  # the TURN server's turn: URLs, comma-separated; browsers and hubs relay media through it
     turn_secret: str = ""  # its static-auth-secret: hubs hand out credentials signed with it (TURN REST API)
     turn_ttl_seconds: int = 43200  # how long such a credential lasts (a conference day, as a sign-in)
+    metrics_token: str = ""  # Prometheus's bearer token for /metrics; empty: /metrics answers loopback only
 
     @property
     def documents_path(self) -> Path:
@@ -169,6 +170,8 @@ class Settings:
             raise SettingsError(f"HOINGHI_TURN_SECRET must be at least {SECRET_MIN} characters")
         if not 60 <= self.turn_ttl_seconds <= 7 * 86400:
             raise SettingsError("HOINGHI_TURN_TTL_SECONDS must be 60 to 604800")
+        if self.metrics_token and len(self.metrics_token) < SECRET_MIN:
+            raise SettingsError(f"HOINGHI_METRICS_TOKEN must be at least {SECRET_MIN} characters")
 
     def _check_throttle(self) -> None:
         if not 1 <= self.password_workers <= 64:
@@ -242,6 +245,7 @@ ENVIRONMENT = {
     "HOINGHI_TURN_URLS": "turn_urls",
     "HOINGHI_TURN_SECRET": "turn_secret",
     "HOINGHI_TURN_TTL_SECONDS": "turn_ttl_seconds",
+    "HOINGHI_METRICS_TOKEN": "metrics_token",
 }
 
 

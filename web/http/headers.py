@@ -12,10 +12,15 @@
   from `X-Forwarded-Proto`) or `HOINGHI_SECURE_COOKIES` (the deployment says it is served over HTTPS).
 
 A header a route sets itself (a document file's stricter policy, say) is kept, never overwritten.
+`SecuredApp` puts `SecurityHeaders` outside everything, Starlette's own last-resort 500 (its
+`ServerErrorMiddleware`, outside every middleware an application is given) included.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = "; ".join((
@@ -80,3 +85,15 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class SecuredApp(Starlette):
+    """A Starlette application whose every answer carries the headers: `SecurityHeaders` wraps its whole
+    middleware stack, so an unhandled error's 500 has them too."""
+
+    def __init__(self, *, always_https: bool = False, **kwargs: Any) -> None:
+        self.always_https = always_https
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.always_https)

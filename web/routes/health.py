@@ -4,19 +4,21 @@
     GET /readyz    200 when the store and (when configured) Redis answer, else 503 with what does not
     GET /metrics   the Prometheus text format (web/metrics.py)
 
-Who may: anyone, without signing in (public in the permission table's sense: no account, no personal
-data in any of the three). /metrics is kept off the public door: nginx denies it (deploy/nginx.conf), and
-Prometheus scrapes each hub on the internal network.
+Who may: /healthz and /readyz anyone, without signing in (no account, no personal data). /metrics only
+the holder of `HOINGHI_METRICS_TOKEN` (a bearer token), or this machine when none is set
+(`web/metrics.py`, `scrape_refusal`); nginx also keeps it off the public door (deploy/nginx.conf), and
+Prometheus scrapes each hub on the internal network with the token.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from web import metrics
 from web.bootstrap import services
+from web.http.auth import client_address
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -32,6 +34,12 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def metrics_text(request: Request) -> Response:
+    refused = metrics.scrape_refusal(services(request).settings.metrics_token,
+                                     request.headers.get("authorization", ""), client_address(request))
+    if refused is not None:
+        status, why = refused
+        challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        return PlainTextResponse(why, status_code=status, headers={**NO_STORE, **challenge})
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type, headers=NO_STORE)
 
