@@ -12,6 +12,7 @@ from conference.conferences import Conference, ConferenceMode, Session, check_wi
 from conference.errors import Forbidden, Invalid, NotAuthenticated, NotFound
 from conference.halls import Channel, Hall, HallRole, new_hall
 from conference.people import Person
+from conference.service_accounts import AccountDesk
 from conference.service_feedback import FeedbackDesk
 from conference.service_reports import ReportDesk
 from conference.units import Unit
@@ -26,9 +27,10 @@ class PeoplePage:
     total: int
 
 
-class ConferenceService(FeedbackDesk, ReportDesk):
+class ConferenceService(FeedbackDesk, ReportDesk, AccountDesk):
     """Every conference use case: accounts, conferences, sessions, halls, people and participants here;
     feedback in `conference/service_feedback.py`, reports and the audit log in `conference/service_reports.py`,
+    administering accounts (deactivation, role changes) in `conference/service_accounts.py`,
     the unit tree and the "concerns the actor" check in `conference/service_base.py`."""
 
     # -- accounts -----------------------------------------------------------------------------------
@@ -148,16 +150,20 @@ class ConferenceService(FeedbackDesk, ReportDesk):
             new_session(conference_id, title, starts_at, ends_at, late_after_minutes=late_after_minutes)))
 
     async def edit_session(
-        self, actor: User, session_id: int, starts_at: datetime, ends_at: datetime, checkin_opens_at: datetime,
-        checkin_closes_at: datetime, late_after_minutes: int,
+        self, actor: User, session_id: int, starts_at: datetime, ends_at: datetime,
+        checkin_opens_at: datetime | None = None, checkin_closes_at: datetime | None = None,
+        late_after_minutes: int | None = None,
     ) -> Session:
-        """Move a session's times and check-in window (the conference's organisers); Invalid, naming the
-        field, for a session ending before it starts or a window `check_window` refuses."""
-        session = await self.store.get_session(session_id)
-        await self._managed(actor, session.conference_id)
+        """Move a session's times and check-in window (the conference's organisers); a window not given keeps
+        its distance to the start and to the end. Invalid, naming the field, for a session ending before it
+        starts or a window `check_window` refuses."""
+        s = await self.store.get_session(session_id)
+        await self._managed(actor, s.conference_id)
         return await self.store.update_session(check_window(replace(
-            session, starts_at=starts_at, ends_at=ends_at, checkin_opens_at=checkin_opens_at,
-            checkin_closes_at=checkin_closes_at, late_after_minutes=late_after_minutes)))
+            s, starts_at=starts_at, ends_at=ends_at,
+            checkin_opens_at=checkin_opens_at or starts_at - (s.starts_at - s.checkin_opens_at),
+            checkin_closes_at=checkin_closes_at or ends_at - (s.ends_at - s.checkin_closes_at),
+            late_after_minutes=s.late_after_minutes if late_after_minutes is None else late_after_minutes)))
 
     async def assign_presenter(self, actor: User, session_id: int, user_id: int) -> None:
         """Assign an account to present a session (the conference's organisers); it may then broadcast it."""

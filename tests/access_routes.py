@@ -92,6 +92,9 @@ def rows(w: World, x: dict[str, int]) -> list[Row]:
     ("POST", "/api/conferences/{cid:int}/halls", f"/api/conferences/{c}/halls",
      {"unit_id": w.units["D2"], "channel": "two_way"},
      (401, 201, 201, 403, 403, 403, 403, 401, 401)),
+    ("PATCH", "/api/sessions/{sid:int}", f"/api/sessions/{s}",  # ends before it starts: 422 once allowed
+     {"starts_at": "2026-12-01T13:30:00+07:00", "ends_at": "2026-12-01T12:00:00+07:00"},
+     (401, 422, 422, 403, 403, 403, 403, 401, 401)),
     ("POST", "/api/sessions/{sid:int}/presenters", f"/api/sessions/{s}/presenters", {"user_id": x["presenter"]},
      (401, 201, 201, 403, 403, 403, 403, 401, 401)),
     ("GET", "/api/units/{uid:int}/people", f"/api/units/{w.units['C1']}/people", None,
@@ -130,6 +133,8 @@ def rows(w: World, x: dict[str, int]) -> list[Row]:
      (303, 200, 200, 200, 200, 200, 403, 303, 303)),
     ("GET", "/api/openapi.json", "/api/openapi.json", None,
      (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/asyncapi.json", "/api/asyncapi.json", None,
+     (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("POST", "/api/live/ticket", "/api/live/ticket", None,
      (401, 200, 200, 200, 200, 200, 200, 401, 401)),
     ("GET", "/live", "/live", None,
@@ -145,6 +150,10 @@ def rows(w: World, x: dict[str, int]) -> list[Row]:
     ("GET", "/api/sessions/{sid:int}/recordings", f"/api/sessions/{s}/recordings", None,
      (401, 200, 200, 200, 200, 200, 200, 200, 401)),
     ("GET", "/media/hls/{sid:int}/{key}/{name}", f"/media/hls/{s}/{'k' * 24}/index.m3u8", None,
+     (404, 404, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/media/hls/{sid:int}/{key}/{viewer}/{name}", f"/media/hls/{s}/{'k' * 24}/1.{'A' * 22}/index.m3u8",
+     None, (404, 404, 404, 404, 404, 404, 404, 404, 404)),  # a forged viewer key finds nothing
+    ("GET", "/media/hls-fetch", "/media/hls-fetch", None,  # nginx's question; no path asked: nothing
      (404, 404, 404, 404, 404, 404, 404, 404, 404)),
     ("GET", "/media/recordings/{sid:int}/{name}", f"/media/recordings/{s}/20260101-000000.mp4", None,
      (303, 404, 404, 404, 404, 404, 404, 404, 401)),

@@ -160,7 +160,8 @@ REPORT_FILTERS = [query("unit", INT), query("level", {"type": "integer", "minimu
                   query("channel", {"enum": ["two_way", "receive_only", "broadcast", "in_person"]}),
                   query("source", {"enum": ["counted", "reported"]}),
                   query("absence", {"enum": ["absent_excused", "absent_unexcused", "pending"]}),
-                  query("depth", {"type": "integer", "minimum": 0}), query("lang", {"enum": ["vi", "en"]})]
+                  query("depth", {"type": "integer", "minimum": 0}), query("pending", {"enum": [0, 1]}),
+                  query("lang", {"enum": ["vi", "en"]})]
 
 
 def content_paths() -> dict[str, Any]:
@@ -289,6 +290,11 @@ def document() -> dict[str, Any]:
                     ["unit_id", "channel"], unit_id=INT, name=STR, role={"enum": ["host", "participating"]},
                     channel={"enum": ["two_way", "receive_only", "broadcast", "in_person"]}, chair=STR,
                     technical_contact=STR))},
+            "/api/sessions/{sid}": {"patch": op(
+                "Move a session's times and check-in window (the conference's organisers); a window not given keeps "
+                "its distance to the start and the end", "cookie", params=[sid], body=obj(
+                    ["starts_at", "ends_at"], starts_at=TIME, ends_at=TIME, checkin_opens_at=TIME,
+                    checkin_closes_at=TIME, late_after_minutes={"type": "integer", "minimum": 0, "maximum": 1440}))},
             "/api/sessions/{sid}/presenters": {"post": op(
                 "Assign an account to present the session (it may then broadcast it): the conference's organisers",
                 "cookie", 201, params=[sid], errors=(401, 403, 404, 422), body=obj(["user_id"], user_id=INT),

@@ -1,8 +1,34 @@
 """The common words: the application, sign-in, navigation, conferences, sessions, halls, units and
 members, the roster import, kiosks' enrolment, error pages, roles and the attendance statuses.
 
-Each key (a stable English identifier) maps to its (Vietnamese, English) texts.
+Each key (a stable English identifier) maps to its (Vietnamese, English) texts. A text that counts
+says its plural as `[[n:one|other]]` (English "{n} [[n:hall|halls]]"; Vietnamese has no plural):
+`plural` picks the form by the count named, the translator and the pages' `fill` (web/static/dom.js)
+apply it.
 """
+
+import re
+
+PLURAL = re.compile(r"\[\[(\w+):([^|\]]*)\|([^\]]*)\]\]")
+
+
+def count_of(value: object) -> int:
+    """The count a parameter holds, also when it is already written with thousands marks ("1.000")."""
+    if isinstance(value, int):
+        return value
+    digits = "".join(ch for ch in str(value) if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def plural(text: str, params: dict[str, object]) -> str:
+    """Each `[[n:one|other]]` of the text as "one" when `params[n]` counts one, else "other"."""
+    def pick(match: re.Match[str]) -> str:
+        name, one, other = match.groups()
+        if name not in params:
+            return match.group(0)
+        return one if count_of(params[name]) == 1 else other
+    return PLURAL.sub(pick, text)
+
 
 WORDS: dict[str, tuple[str, str]] = {
     "app": ("Hội nghị trực tuyến", "Online conference"),
@@ -14,6 +40,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "conferences": ("Hội nghị", "Conferences"),
     "conference": ("Hội nghị", "Conference"),
     "new_conference": ("Tạo hội nghị", "New conference"),
+    "conf_dates": ("Ngày", "Dates"),
+    "conf_today": ("Hôm nay", "Today"),
+    "conf_no_sessions": ("Chưa có phiên", "No sessions yet"),
     "title": ("Tiêu đề", "Title"),
     "topic": ("Chuyên đề", "Topic"),
     "mode": ("Hình thức", "Mode"),
@@ -30,10 +59,25 @@ WORDS: dict[str, tuple[str, str]] = {
     "ends_at": ("Kết thúc", "Ends"),
     "checkin_window": ("Điểm danh", "Check-in"),
     "late_after": ("Tính muộn sau (phút)", "Late after (minutes)"),
+    "edit_session": ("Sửa giờ", "Edit times"),
+    "checkin_opens": ("Mở điểm danh", "Check-in opens"),
+    "checkin_closes": ("Đóng điểm danh", "Check-in closes"),
+    "session_saved": ("Đã lưu giờ của phiên: {title}", "Session times saved: {title}"),
+    "err_starts_at": ("Giờ bắt đầu không hợp lệ.", "The start time is not valid."),
+    "err_ends_at": ("Giờ kết thúc phải sau giờ bắt đầu.", "The session must end after it starts."),
+    "err_checkin_opens_at": ("Điểm danh phải mở trước giờ bắt đầu, sớm nhất 12 giờ trước.",
+                             "Check-in must open by the start, at most 12 hours before it."),
+    "err_checkin_closes_at": ("Điểm danh phải đóng sau giờ bắt đầu và không muộn hơn giờ kết thúc.",
+                              "Check-in must close after the start and by the end."),
+    "err_late_after_minutes": ("Số phút tính muộn từ 0 đến 1.440.", "Late after: 0 to 1,440 minutes."),
     "halls": ("Điểm cầu", "Halls"),
     "hall": ("Điểm cầu", "Hall"),
     "new_hall": ("Thêm điểm cầu", "Add hall"),
-    "hall_count": ("{n} điểm cầu · {people} đại biểu", "{n} halls · {people} delegates"),
+    "hall_filter_text": ("Lọc theo tên điểm cầu, đơn vị", "Filter by hall or unit name"),
+    "hall_filter_any_status": ("Mọi trạng thái", "Any status"),
+    "hall_filter_any_channel": ("Mọi hình thức", "Any channel"),
+    "hall_filter_shown": ("Hiển thị {shown} / {total} điểm cầu", "Showing {shown} of {total} [[total:hall|halls]]"),
+    "hall_count": ("{n} điểm cầu · {people} đại biểu", "{n} [[n:hall|halls]] · {people} [[people:delegate|delegates]]"),
     "host_unit": ("Đơn vị", "Host unit"),
     "level": ("Cấp", "Level"),
     "role": ("Vai trò", "Role"),
@@ -97,6 +141,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "next": ("Trang sau", "Next"),
     "of_total": ("{shown} / {total}", "{shown} of {total}"),
     "language": ("English", "Tiếng Việt"),
+    "menu": ("☰ Menu", "☰ Menu"),
     "role_admin": ("Quản trị", "Administrator"),
     "role_organiser": ("Ban tổ chức", "Organiser"),
     "role_hall_chair": ("Chủ trì điểm cầu", "Hall chair"),

@@ -3,13 +3,16 @@ people of a unit, the roster import) and the JSON API for the same records."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conference.accounts import Action, may
-from conference.conferences import ConferenceMode
+from conference.conferences import Conference, ConferenceMode, Session
 from conference.errors import ConferenceError, Forbidden, ImportRefused, Invalid
 from conference.halls import Channel, HallRole
 from web.bootstrap import services
@@ -28,9 +31,11 @@ from web.http.decoding import (
     text,
 )
 from web.http.encoding import ok, see_other
-from web.http.templating import render
+from web.http.templating import language, render
+from web.i18n import form_error
 
 PAGE_SIZE = 50
+SESSION_TIMES = ("starts_at", "ends_at", "checkin_opens_at", "checkin_closes_at")  # the session edit form's
 
 
 async def api_conferences(request: Request) -> JSONResponse:
@@ -59,6 +64,19 @@ async def api_sessions(request: Request) -> JSONResponse:
                                         moment(data, "ends_at"), field(data, "late_after_minutes", int, 15))
         return ok(session, 201)
     return ok(await svc.sessions(user, cid))
+
+
+async def api_session(request: Request) -> JSONResponse:
+    """Move a session's times and check-in window (the conference's organisers)."""
+    user = await api_user(request)
+    data = await body(request)
+    opens, closes = (moment(data, name) if name in data else None for name in ("checkin_opens_at", "checkin_closes_at"))
+    svc = services(request)
+    session = await svc.conference.edit_session(user, path_int(request, "sid"), moment(data, "starts_at"),
+                                                moment(data, "ends_at"), opens, closes,
+                                                field(data, "late_after_minutes", int, None))
+    svc.facts.forget_rules(session.id)
+    return ok(session)
 
 
 async def api_presenters(request: Request) -> JSONResponse:
@@ -109,9 +127,25 @@ async def conferences(request: Request) -> Response:
             return see_other(f"/conferences/{conf.id}")
         except ConferenceError as e:
             error = e
-    items = await svc.conferences(user)
-    return await render(request, "conferences.html", status_code=422 if error else 200, conferences=items,
+    with_sessions = await svc.my_conferences(user)
+    zone = services(request).settings.zone
+    return await render(request, "conferences.html", status_code=422 if error else 200,
+                        conferences=[c for c, _ in with_sessions], days=conference_days(with_sessions, zone),
+                        today=datetime.now(zone).date(),
                         can_manage=may(user, Action.MANAGE_CONFERENCE), modes=list(ConferenceMode), error=error)
+
+
+def conference_days(with_sessions: list[tuple[Conference, list[Session]]], zone: tzinfo) -> dict[int, list[date]]:
+    """Each conference's days in the deployment's zone: every day one of its sessions runs (the list shows
+    the first and the last, and "today" when one of them is today)."""
+    days: dict[int, list[date]] = {}
+    for conf, sessions in with_sessions:
+        found: set[date] = set()
+        for s in sessions:
+            first, last = s.starts_at.astimezone(zone).date(), s.ends_at.astimezone(zone).date()
+            found.update(first + timedelta(days=i) for i in range(min((last - first).days, 30) + 1))
+        days[conf.id] = sorted(found)
+    return days
 
 
 async def conference(request: Request) -> Response:
@@ -119,11 +153,19 @@ async def conference(request: Request) -> Response:
     svc = services(request).conference
     cid = path_int(request, "cid")
     error: ConferenceError | None = None
+    form: Any = {}
+    editing = 0
     if request.method == "POST":
         form = await read_form(request)
         try:
             zone = services(request).settings.zone
-            if text(form, "what") == "session":
+            if text(form, "what") == "edit_session":
+                editing = number(form, "session_id")
+                starts, ends, opens, closes = (local_moment(text(form, name), name, zone) for name in SESSION_TIMES)
+                await svc.edit_session(user, editing, starts, ends, opens, closes, number(form, "late_after_minutes"))
+                services(request).facts.forget_rules(editing)
+                request.session["session_saved"] = editing
+            elif text(form, "what") == "session":
                 await svc.add_session(user, cid, text(form, "title"),
                                       local_moment(text(form, "starts_at"), "starts_at", zone),
                                       local_moment(text(form, "ends_at"), "ends_at", zone),
@@ -140,11 +182,18 @@ async def conference(request: Request) -> Response:
     halls = await svc.halls(user, cid)
     tree = await svc.tree()
     candidates = await svc.hall_candidates(user, cid)
+    sessions = await svc.sessions(user, cid)
+    zone = services(request).settings.zone
     return await render(
         request, "conference.html", status_code=422 if error else 200, conference=conf, candidates=candidates,
-        sessions=await svc.sessions(user, cid), halls=halls, unit_names={u.id: u.name for u in tree.walk()},
+        sessions=sessions, halls=halls, unit_names={u.id: u.name for u in tree.walk()},
         expected_total=sum(h.expected_count for h in halls), can_manage=may(user, Action.MANAGE_CONFERENCE),
-        can_attend=may(user, Action.VIEW_ATTENDANCE), roles=list(HallRole), channels=list(Channel), error=error)
+        can_attend=may(user, Action.VIEW_ATTENDANCE), roles=list(HallRole), channels=list(Channel),
+        error=None if editing else error, editing=editing, saved=request.session.pop("session_saved", None),
+        times={s.id: {name: f"{getattr(s, name).astimezone(zone):%Y-%m-%dT%H:%M}" for name in SESSION_TIMES}
+               | ({k: text(form, k) for k in (*SESSION_TIMES, "late_after_minutes")} if s.id == editing else {})
+               for s in sessions},
+        edit_error=form_error(await language(request), error) if editing and error else None)
 
 
 async def people(request: Request) -> Response:
@@ -196,6 +245,7 @@ routes = [
     Route("/api/conferences/{cid:int}", api_conference),
     Route("/api/conferences/{cid:int}/sessions", api_sessions, methods=["GET", "POST"]),
     Route("/api/conferences/{cid:int}/halls", api_halls, methods=["GET", "POST"]),
+    Route("/api/sessions/{sid:int}", api_session, methods=["PATCH"]),
     Route("/api/sessions/{sid:int}/presenters", api_presenters, methods=["POST"]),
     Route("/api/units/{uid:int}/people", api_people),
     Route("/api/persons/{pid:int}", api_person),

@@ -54,6 +54,10 @@ class ConferenceFacts:
             self._refresh_soon(("rules", session_id), lambda: self._load_rules(session_id), self._rules, session_id)
         return cached[1]
 
+    def forget_rules(self, session_id: int) -> None:
+        """A session's times changed: its rules are read again on the next scan (other hubs: within `ttl`)."""
+        self._rules.pop(session_id, None)
+
     async def _load_rules(self, session_id: int) -> SessionRules:
         s = await self.conference.store.get_session(session_id)
         rules = SessionRules(s.id, s.conference_id, s.starts_at, s.checkin_opens_at, s.checkin_closes_at,
