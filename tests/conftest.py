@@ -13,9 +13,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.testclient import TestClient
 
+from tests.contract import frame_problem
 from tests.world import World, build_world
 from web.app import create_app
 from web.db import create_engine, upgrade
+from web.live import protocol
 from web.settings import Settings, load
 
 POSTGRES_ADMIN_URL = os.environ.get("HOINGHI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -45,6 +47,23 @@ async def drop_postgres_database(url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def live_frames_follow_the_contract() -> Iterator[None]:
+    """Every live frame the server builds in a test follows /api/asyncapi.json (issue 19); the test that
+    made one that does not fails (at its teardown), naming the frame."""
+    problems: list[str] = []
+
+    def check(text: str) -> None:
+        problem = frame_problem(text)
+        if problem is not None:
+            problems.append(problem)
+
+    protocol.frame_check = check
+    yield
+    protocol.frame_check = None
+    assert not problems, f"live frames breaking /api/asyncapi.json: {problems[:5]}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

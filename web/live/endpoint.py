@@ -23,6 +23,7 @@ from web.http.auth import api_user
 from web.http.errors import close_of, live_error, unreachable, warn_unreachable
 from web.kiosk.camera import CameraLink, open_camera
 from web.live.connections import Conn
+from web.live.contract import asyncapi
 from web.live.hub import Hub
 from web.live.identity import TICKET_SECONDS
 from web.live.protocol import (
@@ -139,5 +140,6 @@ async def live(ws: WebSocket) -> None:
 
 routes = [
     Route("/api/live/ticket", ticket, methods=["POST"]),
+    Route("/api/asyncapi.json", asyncapi),
     WebSocketRoute("/ws", live),
 ]

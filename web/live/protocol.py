@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
-VERSION = 1
-FRAME_MAX = 16 * 1024
+from web.live.messages import CAMERA_MODES as CAMERA_MODES
+from web.live.messages import CLIENT, NESTING_MAX, SERVER, TOPIC_PATTERN, Invalid, check, depth
+from web.live.messages import FRAME_MAX as FRAME_MAX
+from web.live.messages import VERSION as VERSION
+
+TOO_DEEP = f"nested too deeply (at most {NESTING_MAX} levels)"
 TOPICS_MAX = 20
 HEARTBEAT_S = 20
 RATE_PER_SECOND = 20.0  # messages a connection may send, sustained (a kiosk's camera sends 5 frames a second)
@@ -74,7 +79,7 @@ class TopicKind(StrEnum):
     VIEWER = "viewer"
 
 
-_TOPIC = re.compile(r"^session:(\d{1,9})/(?:(unit|hall):(\d{1,9})|(viewer))$")
+_TOPIC = re.compile(TOPIC_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,6 @@ class Camera:
     lang: str
 
 
-CAMERA_MODES = ("qr", "face")
 BINARY_FRAME_MAX = 256 * 1024  # a 640×480 JPEG is 20–60 KiB
 WS_MAX_SIZE = BINARY_FRAME_MAX + 1024  # what the server reads of one WebSocket message (`hoinghi serve`)
 
@@ -186,114 +190,61 @@ MEDIA_MESSAGES = (RtcOffer, RtcCandidate, RtcClose, MediaWatch, RaiseHand, Floor
 Message = Hello | Subscribe | Unsubscribe | Ping | Camera | MediaMessage
 
 
-def _string(data: dict[str, Any], name: str, required: bool = True, limit: int = 4096) -> str | None:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise ProtocolError(Close.BAD_MESSAGE, f"{name} must be a non-empty string")
-    return value
-
-
-def _id(data: dict[str, Any], name: str, required: bool = True) -> int | None:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**9:
-        raise ProtocolError(Close.BAD_MESSAGE, f"{name} must be a positive integer")
-    return value
-
-
-def _media(kind: str, data: dict[str, Any]) -> MediaMessage | None:
-    if kind == "rtc_offer":
-        role = data.get("role")
-        if role not in ("publish", "view"):
-            raise ProtocolError(Close.BAD_MESSAGE, "role is publish or view")
-        sdp = _string(data, "sdp", limit=FRAME_MAX)
-        session = _id(data, "session")
-        assert sdp is not None and session is not None
-        return RtcOffer(session, role, sdp, _id(data, "hall", False), _string(data, "ref", False, limit=64))
-    if kind == "rtc_candidate":
-        pc = _string(data, "pc", limit=64)
-        candidate = data.get("candidate", "")
-        mline = data.get("sdp_mline_index")
-        if not isinstance(candidate, str) or len(candidate) > 1024 or (
-                mline is not None and (not isinstance(mline, int) or isinstance(mline, bool) or not 0 <= mline < 16)):
-            raise ProtocolError(Close.BAD_MESSAGE, "candidate is a string, sdp_mline_index a small integer")
-        assert pc is not None
-        return RtcCandidate(pc, candidate, _string(data, "sdp_mid", False, limit=32), mline)
-    if kind == "rtc_close":
-        pc = _string(data, "pc", limit=64)
-        assert pc is not None
-        return RtcClose(pc)
-    if kind == "media_watch":
-        session = _id(data, "session")
-        assert session is not None
-        return MediaWatch(session)
-    if kind in ("raise_hand", "lower_hand"):
-        session = _id(data, "session")
-        assert session is not None
-        return RaiseHand(session, _id(data, "hall", False), kind == "raise_hand")
-    if kind == "floor":
-        session = _id(data, "session")
-        action = data.get("action")
-        halls = data.get("halls", [])
-        if action not in ("give", "take_back", "order") or not isinstance(halls, list) or len(halls) > 1000:
-            raise ProtocolError(Close.BAD_MESSAGE, "action is give, take_back or order; halls a list")
-        assert session is not None
-        ids = tuple(_id({"hall": h}, "hall") or 0 for h in halls)
-        hall = _id(data, "hall", action == "give")
-        if action == "order" and not ids:
-            raise ProtocolError(Close.BAD_MESSAGE, "order needs halls")
-        return FloorControl(session, action, hall, ids)
-    return None
+# each client message's typed value, from a frame its schema (web/live/messages.py CLIENT) accepted
+_BUILD: dict[str, Callable[[dict[str, Any]], Message]] = {
+    "hello": lambda d: Hello(d.get("ticket"), d.get("device_token")),
+    "subscribe": lambda d: Subscribe(d["topic"], d.get("since"), d.get("epoch")),
+    "unsubscribe": lambda d: Unsubscribe(d["topic"]),
+    "ping": lambda d: Ping(),
+    "camera": lambda d: Camera(d["session_id"], d.get("mode", "qr"), d.get("lang", "vi")),
+    "media_watch": lambda d: MediaWatch(d["session"]),
+    "rtc_offer": lambda d: RtcOffer(d["session"], d["role"], d["sdp"], d.get("hall"), d.get("ref")),
+    "rtc_candidate": lambda d: RtcCandidate(d["pc"], d.get("candidate", ""), d.get("sdp_mid"),
+                                            d.get("sdp_mline_index")),
+    "rtc_close": lambda d: RtcClose(d["pc"]),
+    "raise_hand": lambda d: RaiseHand(d["session"], d.get("hall"), True),
+    "lower_hand": lambda d: RaiseHand(d["session"], d.get("hall"), False),
+    "floor": lambda d: FloorControl(d["session"], d["action"], d.get("hall"), tuple(d.get("halls", ()))),
+}
+# a field whose refusal closes with another code than 4002 ("": the message as a whole)
+_CLOSES: dict[str, dict[str, Close]] = {"hello": {"v": Close.BAD_VERSION, "": Close.BAD_AUTH}}
 
 
 def parse(frame: str | bytes) -> Message:
-    """One client frame as a message, or ProtocolError."""
+    """One client frame as a message, or ProtocolError: checked against its schema in
+    web/live/messages.py (a field whose value is null counts as absent; unknown fields are ignored)."""
     if len(frame) > FRAME_MAX or (isinstance(frame, str) and len(frame) * 4 > FRAME_MAX
                                   and len(frame.encode("utf-8", "surrogatepass")) > FRAME_MAX):
         raise ProtocolError(Close.TOO_BIG, f"frames are at most {FRAME_MAX} bytes")
     try:
         data = json.loads(frame)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
+    except RecursionError:
+        raise ProtocolError(Close.BAD_MESSAGE, TOO_DEEP) from None
+    except (ValueError, UnicodeDecodeError):
         raise ProtocolError(Close.BAD_MESSAGE, "not JSON") from None
+    if depth(data) > NESTING_MAX:
+        raise ProtocolError(Close.BAD_MESSAGE, TOO_DEEP)
     if not isinstance(data, dict):
         raise ProtocolError(Close.BAD_MESSAGE, "a message is a JSON object")
     kind = data.get("type")
-    if kind == "hello":
-        if data.get("v") != VERSION:
-            raise ProtocolError(Close.BAD_VERSION, f"this hub speaks version {VERSION}")
-        ticket, token = _string(data, "ticket", False), _string(data, "device_token", False)
-        if (ticket is None) == (token is None):
-            raise ProtocolError(Close.BAD_AUTH, "hello needs a ticket or a device_token")
-        return Hello(ticket, token)
-    if kind == "subscribe":
-        since = data.get("since")
-        if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
-            raise ProtocolError(Close.BAD_MESSAGE, "since must be a non-negative integer")
-        topic = _string(data, "topic", limit=100)
-        assert topic is not None
-        return Subscribe(topic, since, _string(data, "epoch", False, limit=100))
-    if kind == "unsubscribe":
-        topic = _string(data, "topic", limit=100)
-        assert topic is not None
-        return Unsubscribe(topic)
-    if kind == "ping":
-        return Ping()
-    if kind == "camera":
-        session_id = _id(data, "session_id")
-        assert session_id is not None
-        mode = data.get("mode", "qr")
-        if mode not in CAMERA_MODES:
-            raise ProtocolError(Close.BAD_MESSAGE, f"mode must be one of {', '.join(CAMERA_MODES)}")
-        return Camera(session_id, mode, "en" if data.get("lang") == "en" else "vi")
-    media = _media(kind, data) if isinstance(kind, str) else None
-    if media is not None:
-        return media
-    raise ProtocolError(Close.BAD_MESSAGE, "unknown message type")
+    if not isinstance(kind, str) or kind not in CLIENT:
+        raise ProtocolError(Close.BAD_MESSAGE, "unknown message type")
+    data = {k: v for k, v in data.items() if v is not None}
+    try:
+        check(CLIENT[kind], data)
+    except Invalid as e:
+        raise ProtocolError(_CLOSES.get(kind, {}).get(e.path, Close.BAD_MESSAGE), e.message) from None
+    return _BUILD[kind](data)
+
+
+frame_check: Callable[[str], None] | None = None  # a test session's check of every server frame built
 
 
 def frame(kind: str, **fields: Any) -> str:
-    """A server frame, encoded once."""
-    return json.dumps({"type": kind, **fields}, ensure_ascii=False, separators=(",", ":"), default=str)
+    """A server frame, encoded once; `kind` is one of web/live/messages.py SERVER."""
+    if kind not in SERVER:
+        raise ValueError(f"no server message {kind!r} in web/live/messages.py")
+    text = json.dumps({"type": kind, **fields}, ensure_ascii=False, separators=(",", ":"), default=str)
+    if frame_check is not None:
+        frame_check(text)
+    return text
