@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tests.conftest import REDIS_URL
-from web.live.bus import Bus, MemoryBus, RedisBus, bus_from_url
+from tests.served import ThrowawayRedis
+from web.live.bus import DEAD_SECONDS, PING_SECONDS, Bus, MemoryBus, RedisBus, bus_from_url
 
 
 def make(kind: str, channel: str) -> Bus:
@@ -62,3 +64,40 @@ def test_the_backend_is_chosen_by_url() -> None:
     assert isinstance(bus_from_url(""), MemoryBus)
     assert isinstance(bus_from_url("memory://"), MemoryBus)
     assert isinstance(bus_from_url("redis://127.0.0.1:6379/0"), RedisBus)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("fault", ["killed", "frozen"])
+async def test_a_redis_bus_notices_at_once_that_its_subscription_is_lost(own_redis: ThrowawayRedis,
+                                                                         fault: str) -> None:
+    """Killed (the socket closes) or frozen (SIGSTOP: the socket stays open, nothing answers): `up` turns
+    False within DEAD_SECONDS and a ping, and True again once Redis answers, with `on_reconnect` told."""
+    reconnected: list[bool] = []
+    bus = RedisBus(own_redis.url, retry_seconds=0.1)
+    await bus.start(lambda _: None, lambda: reconnected.append(True))
+    assert bus.up and MemoryBus().up
+    process = own_redis.process
+    assert process is not None
+    lost_at = asyncio.get_running_loop().time()
+    if fault == "killed":
+        own_redis.stop()
+    else:
+        process.send_signal(signal.SIGSTOP)
+    try:
+        await wait_for(lambda: not bus.up, DEAD_SECONDS + 3 * PING_SECONDS)
+        assert not bus.up
+        assert asyncio.get_running_loop().time() - lost_at < DEAD_SECONDS + 3 * PING_SECONDS
+    finally:
+        if fault == "killed":
+            own_redis.start()
+        else:
+            process.send_signal(signal.SIGCONT)
+    await wait_for(lambda: bus.up and bool(reconnected), 10)
+    assert bus.up and reconnected
+    await bus.stop()

@@ -1,7 +1,8 @@
 """Scale-out, for real: three hub processes on PostgreSQL and a Redis of the test's own.
 
 A check-in made through any hub reaches dashboards on all of them; killing a hub and restarting Redis
-in the middle of a burst leaves every dashboard's count equal to the store's.
+in the middle of a burst leaves every dashboard's count equal to the store's; while Redis is away a
+hub reads the other hubs' check-ins from the store, each once.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Dashboard:
         self.order = itertools.cycle(list(range(first, len(hubs))) + list(range(first)))
         self.topic = topic
         self.totals: dict[str, Any] = {}
+        self.feed: list[dict[str, Any]] = []  # the recent check-ins, newest first, as the page shows them
+        self.most = 0  # the highest in-person count shown
         self.seq: int | None = None
         self.epoch: str | None = None
         self.reconnects = 0
@@ -88,6 +91,9 @@ class Dashboard:
                     self.seq = message["seq"]
                     self.epoch = message.get("epoch", self.epoch)
                     self.totals.update(message["data"].get("totals", {}))
+                    recent = message["data"].get("recent", [])
+                    self.feed = recent if message["type"] == "snapshot" else recent + self.feed
+                    self.most = max(self.most, self.totals.get("in_person", 0))
 
 
 async def present_in_store(settings: Settings, session_id: int) -> int:
@@ -180,3 +186,42 @@ async def stop_after(tasks: list[asyncio.Task[None]]) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def test_while_redis_is_away_a_hub_reads_the_other_hubs_check_ins_from_the_store(
+        redis_server: ThrowawayRedis, postgres_url: str, tmp_path: Path) -> None:
+    settings = load({}, None, database_url=postgres_url, secret_key=SECRET, redis_url=redis_server.url,
+                    password_time_cost=1, password_memory_kib=8192)
+    prepared = asyncio.run(prepare(settings, members=500))
+    hubs = [Hub(settings, tmp_path / f"hub{i}.log", hub_id=f"h{i}").start() for i in range(2)]
+    try:
+        asyncio.run(outage(hubs, redis_server, prepared))
+    finally:
+        for hub in hubs:
+            hub.stop()
+
+
+async def outage(hubs: list[Hub], redis_server: ThrowawayRedis, prepared: Prepared) -> None:
+    topic = f"session:{prepared.session_id}/unit:{prepared.province_unit_id}"
+    on_b = Dashboard(hubs[1:], 0, topic)  # hub B's subscriber; its check-ins are all made on hub A
+    followers = [asyncio.create_task(on_b.run())]
+    acknowledged: set[str] = set()
+    async with stop_after(followers):
+        await until(lambda: on_b.totals.get("expected"), 20)
+        await kiosk_burst(hubs[:1], prepared, prepared.texts[:1], acknowledged)
+        await until(lambda: on_b.totals.get("in_person") == 1, 5)  # through the bus
+
+        redis_server.stop()
+        await asyncio.sleep(0.5)
+        await kiosk_burst(hubs[:1], prepared, prepared.texts[1:3], acknowledged)
+        await until(lambda: on_b.totals.get("in_person") == 3, 5)  # from the store, the bus still down
+        assert redis_server.process is not None and redis_server.process.poll() is not None
+
+        redis_server.start()
+        await asyncio.sleep(6)  # B resubscribes and resyncs; its feed stops reading
+        await kiosk_burst(hubs[:1], prepared, prepared.texts[3:4], acknowledged)
+        await until(lambda: on_b.totals.get("in_person") == 4, 5)  # through the bus again
+        await asyncio.sleep(1.5)
+        assert len(acknowledged) == 4 and on_b.most == 4 and on_b.reconnects == 0
+        shown = [(r["at"], r["name"]) for r in on_b.feed]
+        assert len(shown) == 4 and len(set(shown)) == 4, shown  # every check-in in the feed, once

@@ -188,6 +188,26 @@ class LedgerStore:
                                    .where(t.checkins.c.session_id == session_id))
             return {person: status for person, status in rows}
 
+    async def last_event(self) -> int:
+        """The id of the newest scan event (0: none yet): where a reader of `accepted_after` begins."""
+        async with self.engine.connect() as c:
+            return int((await c.execute(select(func.max(t.scan_events.c.id)))).scalar() or 0)
+
+    async def accepted_after(self, after: int, session_ids: list[int], limit: int = 20_000
+                             ) -> list[tuple[int, CheckIn]]:
+        """The check-in of each accepted scan recorded after scan event `after`, in these sessions, oldest
+        first, each with its event's id (a hub whose bus is down reads them: web/live/feed.py). Event ids
+        grow, but on PostgreSQL a transaction may commit after one that took a larger id: a reader reads
+        the last few seconds again. The check-in as it is now (an undone one is not there)."""
+        e, ci = t.scan_events.c, t.checkins.c
+        stmt = (select(e.id.label("event_id"), *t.checkins.c)
+                .select_from(t.scan_events.join(t.checkins, and_(ci.session_id == e.session_id,
+                                                                 ci.person_id == e.person_id)))
+                .where(e.id > after, e.outcome == Outcome.ACCEPTED.value, e.session_id.in_(session_ids))
+                .order_by(e.id).limit(limit))
+        async with self.engine.connect() as c:
+            return [(r.event_id, _checkin(r)) for r in await c.execute(stmt)]
+
     async def checkin(self, session_id: int, person_id: int) -> CheckIn | None:
         async with self.engine.connect() as c:
             row = (await c.execute(select(t.checkins).where(

@@ -2,7 +2,9 @@
 
 The in-process bus is the embedded default and a real backend (one process needs nothing else).
 The Redis bus reconnects by itself and tells the hub when it is back, so the hub can resync from the
-store: a message lost while Redis was away costs nothing but a few seconds of staleness.
+store: a message lost while Redis was away costs nothing but a few seconds of staleness. Its `up`
+says whether messages flow: a subscription that hears nothing, not even the answer to its ping, for
+DEAD_SECONDS is taken for lost, so the hub knows at once to read the store itself (web/live/feed.py).
 
 `claim(key, seconds)` spends a one-time key (a live ticket) on every hub: the first claim wins. Redis
 keeps the keys (`SET NX EX`); while Redis is away each hub keeps its own, so a ticket is still spent
@@ -16,10 +18,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 CHANNEL = "hoinghi:live"
+
+PING_SECONDS = 1.0  # a silent subscription pings Redis this often
+DEAD_SECONDS = 3.0  # and is taken for lost after this long without a word (Redis frozen, the network gone)
 
 OnMessage = Callable[[str], None]
 OnReconnect = Callable[[], None]
@@ -34,6 +39,10 @@ class Bus(Protocol):
 
     async def claim(self, key: str, seconds: float) -> bool:
         """True the first time `key` is claimed within `seconds`, on any hub; False after."""
+
+    @property
+    def up(self) -> bool:
+        """Whether messages flow now (False: the subscription is lost, or the last publish failed)."""
 
     async def stop(self) -> None: ...
 
@@ -61,6 +70,10 @@ class MemoryBus:
 
     async def claim(self, key: str, seconds: float) -> bool:
         return self._claims.claim(key, seconds)
+
+    @property
+    def up(self) -> bool:
+        return True
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._handlers.append(on_message)
@@ -100,16 +113,13 @@ class RedisBus:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._channel)
+                await asyncio.wait_for(pubsub.subscribe(self._channel), DEAD_SECONDS)
                 self.connected.set()
                 if not first:
                     log.info("redis bus reconnected")
                     on_reconnect()
                 first = False
-                async for item in pubsub.listen():
-                    if item.get("type") == "message":
-                        data = item["data"]
-                        on_message(data.decode() if isinstance(data, bytes) else str(data))
+                await self._listen(pubsub, on_message)
             except asyncio.CancelledError:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
@@ -120,6 +130,26 @@ class RedisBus:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(self._retry)
+
+    async def _listen(self, pubsub: Any, on_message: OnMessage) -> None:
+        """Deliver messages until the subscription is lost: an error, or DEAD_SECONDS without a word."""
+        heard = time.monotonic()
+        while True:
+            item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=PING_SECONDS)
+            now = time.monotonic()
+            if item is not None:
+                heard = now
+                if item.get("type") == "message":
+                    data = item["data"]
+                    on_message(data.decode() if isinstance(data, bytes) else str(data))
+            elif now - heard > DEAD_SECONDS:
+                raise ConnectionError(f"no answer from redis for {now - heard:.1f} s")
+            elif now - heard >= PING_SECONDS:
+                await pubsub.ping()
+
+    @property
+    def up(self) -> bool:
+        return self.connected.is_set() and not self._dropping
 
     async def publish(self, message: str) -> bool:
         try:

@@ -6,12 +6,13 @@
 - presence (presence.py): halls seen, viewer counts;
 - the bus codec (codec.py): what goes to the other hubs and how theirs is applied;
 - online attendance (watching.py): viewers' watch time, present online, left early;
-- who each connection is (identity.py): tickets, re-reading users and devices, `end` on every hub.
+- who each connection is (identity.py): tickets, re-reading users and devices, `end` on every hub;
+- the store feed (feed.py): while the bus is down, the other hubs' check-ins read from the store.
 
-A committed change reaches the hub from the ledger (this process) or the bus (other processes), is
-applied to the session's tally, and is pushed at most 5 times a second per topic. Who may read a
-topic is decided here (`_may_read`), from cached facts before a session's state is built
-(`_may_load`); a session nobody has read for SESSION_IDLE_SECONDS is dropped.
+A committed change reaches the hub from the ledger (this process), the bus (other processes) or, while
+the bus is down, the store feed; it is applied to the session's tally, and is pushed at most 5 times a
+second per topic. Who may read a topic is decided here (`_may_read`), from cached facts before a
+session's state is built (`_may_load`); a session nobody has read for SESSION_IDLE_SECONDS is dropped.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,14 +32,16 @@ from conference.errors import Forbidden
 from conference.service import ConferenceService
 from web.live import topics
 from web.live.bus import Bus
-from web.live.codec import Relay, change_items, end_item, hall_seen_item, viewers_item
+from web.live.codec import Item, Relay, change_items, end_item, hall_seen_item, viewers_item
 from web.live.connections import Conn, spawn
+from web.live.feed import StoreFeed
 from web.live.identity import RECHECK_SECONDS, Identity
 from web.live.presence import PRESENCE_SECONDS, VIEWERS_PUBLISH_SECONDS, Presence
 from web.live.protocol import HEARTBEAT_S, TOPICS_MAX, Close, Topic, TopicKind, frame, parse_topic
 from web.live.sessions import RESYNC_SECONDS, Sessions
 from web.live.topics import FLUSH_SECONDS, LiveSession, idle
 from web.live.watching import OnlineAttendance
+from web.media.viewing import MediaFacts
 from web.usecases.facts import ConferenceFacts
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,8 @@ class Hub:
     """The live hub of this process: `start` it once, `register` each connection, hand it each message."""
 
     def __init__(self, hub_id: str, bus: Bus, conference: ConferenceService, facts: ConferenceFacts,
-                 ledger: Ledger, zone: Any, identity: Identity, online_after_seconds: float = 600.0) -> None:
+                 ledger: Ledger, zone: Any, identity: Identity, online_after_seconds: float = 600.0,
+                 viewing: MediaFacts | None = None) -> None:
         self.hub_id = hub_id
         self.epoch = f"{hub_id}-{int(time.time())}"
         self.conference = conference
@@ -62,8 +66,11 @@ class Hub:
         self.presence = Presence(conference, lambda hall, at: spawn(self.relay.send([hall_seen_item(hall, at)])))
         self.sessions = Sessions(conference, facts, ledger, zone, self.presence)
         self.relay = Relay(hub_id, bus, self.sessions.live, self.presence, self._resync_now.set, self._ended)
-        self.online = OnlineAttendance(ledger, conference, self.epoch, online_after_seconds)
+        self.online = OnlineAttendance(ledger, conference, self.epoch, online_after_seconds, viewing)
+        self.feed = StoreFeed(ledger.store, bus, lambda: list(self.sessions.live), self._read_from_store)
         self._tasks: list[asyncio.Task[None]] = []
+        # told the users ended here or on another hub (over the bus): the media service closes their peers
+        self.users_ended: list[Callable[[set[int]], None]] = []
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -72,7 +79,7 @@ class Hub:
         loops: list[tuple[Callable[[], Coroutine[Any, Any, None]], str]] = [
             (self._flush_loop, "flush"), (self._resync_loop, "resync"), (self.online.run, "online"),
             (self._presence_loop, "presence"), (self._viewers_loop, "viewers"), (self._heartbeat_loop, "heartbeat"),
-            (self._recheck_loop, "recheck")]
+            (self._recheck_loop, "recheck"), (self.feed.run, "feed")]
         for loop, name in loops:
             self._tasks.append(asyncio.create_task(loop(), name=f"hub-{name}"))
 
@@ -107,6 +114,8 @@ class Hub:
 
     def _ended(self, users: list[int], devices: list[int]) -> None:
         gone_users, gone_devices = set(users), set(devices)
+        for listener in self.users_ended if gone_users else ():
+            listener(gone_users)
         for device_id in gone_devices:
             self.identity.devices.forget(device_id)
         for conn in list(self.conns):
@@ -115,13 +124,14 @@ class Hub:
                 conn.close_soon(Close.BAD_AUTH, "revoked")
 
     def ping(self, conn: Conn) -> str:
-        """A client's ping: its heartbeat, its hall's presence, a participant's watch time; the pong."""
+        """A client's ping: its heartbeat, its hall's presence, a participant's watch time; the pong (saying,
+        to a viewer, whether it counted as watching)."""
         now = time.monotonic()
         since_last, conn.last_ping = now - conn.last_ping, now
         if conn.device is not None:
             self.presence.saw_hall(conn.device.hall_id, datetime.now(UTC))
-        self.online.pinged(conn, since_last, now)
-        return frame("pong", t=int(time.time()))
+        watched = self.online.pinged(conn, since_last, now)
+        return frame("pong", t=int(time.time()), **watched)
 
     async def subscribe(self, conn: Conn, name: str, since: int | None, epoch: str | None) -> None:
         """Subscribe to a topic, or answer with an `error` frame why not (the connection stays open).
@@ -186,15 +196,22 @@ class Hub:
         spawn(self._publish(changes))
 
     async def _publish(self, changes: list[Committed | Headcount]) -> None:
+        items = await self._items(changes)
+        self.relay.apply(items)  # this hub at once; the others through the bus
+        await self.relay.send(items)
+
+    async def _read_from_store(self, changes: list[Committed]) -> None:
+        """Check-ins the store feed read while the bus is down: this hub's only (every hub reads its own)."""
+        self.relay.apply(await self._items(changes))
+
+    async def _items(self, changes: Sequence[Committed | Headcount]) -> list[Item]:
         people = [c.person_id for c in changes if isinstance(c, Committed)]
         try:
             cards = await self.facts.cards(people) if people else {}
         except Exception as e:  # the store is away: the change goes out all the same, without names
             log.warning("names of %d check-ins not read: %s", len(people), e)
             cards = {}
-        items = change_items(changes, cards)
-        self.relay.apply(items)  # this hub at once; the others through the bus
-        await self.relay.send(items)
+        return change_items(list(changes), cards)
 
     # -- the loops ----------------------------------------------------------------------------------
     async def _flush_loop(self) -> None:
