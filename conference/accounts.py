@@ -50,6 +50,7 @@ class Action(StrEnum):
     SPEAK_FOR_HALL = "speak_for_hall"  # run a hall's screen: raise its hand, send its camera (hall's scope)
     LIST_HALL_SCREENS = "list_hall_screens"  # the live list offers the screens of the halls in scope
     HAND_OUT_CARDS = "hand_out_cards"  # fetch a person's QR, print badge sheets (each fetch audited)
+    ADMINISTER_ACCOUNTS = "administer_accounts"  # (de)activate accounts below one, change their role (`reach`)
 
 
 _STAFF = {Role.ORGANISER, Role.HALL_CHAIR, Role.HALL_CLERK}
@@ -76,6 +77,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.SPEAK_FOR_HALL: frozenset(_STAFF),
     Action.LIST_HALL_SCREENS: frozenset({Role.HALL_CHAIR, Role.HALL_CLERK}),
     Action.HAND_OUT_CARDS: frozenset({Role.ORGANISER, Role.HALL_CLERK}),
+    Action.ADMINISTER_ACCOUNTS: frozenset({Role.ORGANISER}),
 }
 
 
@@ -143,3 +145,32 @@ def covers(user: User, organiser_unit_id: int, tree: UnitTree) -> bool:
     scope = user.scope_unit_id
     assert scope is not None
     return tree.within(organiser_unit_id, scope) or tree.within(scope, organiser_unit_id)
+
+
+def _below(actor: User, role: Role, scope_unit_id: int | None, tree: UnitTree) -> bool:
+    """Whether an account of `role` over `scope_unit_id` ranks below `actor`: the administrator is above
+    everyone else; an organiser above the accounts of their subtree, organisers only of a unit strictly
+    below their own (a peer over the same unit is not below)."""
+    if actor.role is Role.ADMIN:
+        return role is not Role.ADMIN
+    if actor.role is not Role.ORGANISER or role is Role.ADMIN or scope_unit_id is None:
+        return False
+    assert actor.scope_unit_id is not None
+    if not tree.within(scope_unit_id, actor.scope_unit_id):
+        return False
+    return role is not Role.ORGANISER or scope_unit_id != actor.scope_unit_id
+
+
+def reach(actor: User, target: User, tree: UnitTree, role: Role | None = None,
+          scope_unit_id: int | None = None) -> None:
+    """Raise Forbidden unless `actor` may administer `target` (activate, deactivate, change the role):
+    `ADMINISTER_ACCOUNTS`, never one's own account, only an account below one (`_below`), and, with a new
+    `role` and `scope_unit_id`, only to an account still below one: nobody is raised to one's own rank or
+    above it, nor given a scope outside one's own."""
+    authorize(actor, Action.ADMINISTER_ACCOUNTS, None, tree)
+    if target.id == actor.id:
+        raise Forbidden("an account is not administered by itself")
+    if not _below(actor, target.role, target.scope_unit_id, tree):
+        raise Forbidden(f"account {target.id} is not below {actor.role} {actor.username}'s rank and scope")
+    if role is not None and not _below(actor, role, scope_unit_id, tree):
+        raise Forbidden(f"{role} over unit {scope_unit_id} would not be below {actor.role} {actor.username}")

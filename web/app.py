@@ -19,6 +19,7 @@ from web.http.headers import SecuredApp
 from web.live import endpoint as live
 from web.routes import (
     accounts,
+    administration,
     badges,
     checkins,
     conferences,
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> Starlette:
         always_https=settings.secure_cookies,
         routes=[
             *accounts.routes,
+            *administration.routes,
             *conferences.routes,
             *devices.routes,
             *checkins.routes,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import getpass
 import os
 import secrets
 import sys
@@ -19,9 +18,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from attendance.errors import AttendanceError
-from conference.accounts import Role
 from conference.errors import ConferenceError, ImportRefused
-from web import face_calibrate
+from web import account_cli, face_calibrate
 from web.settings import Settings, SettingsError, load
 
 DEMO_DIR = Path("var/demo")
@@ -157,41 +155,6 @@ def cmd_import(args: argparse.Namespace) -> None:
     run(do_import)
 
 
-def read_password(from_stdin: bool) -> str:
-    if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
-        fail("the passwords differ")
-    return first
-
-
-def cmd_user_add(args: argparse.Namespace) -> None:
-    from web.bootstrap import build
-
-    settings = settings_from(args)
-    role = Role(args.role)
-    password = read_password(args.password_stdin)
-
-    async def add() -> None:
-        async with build(settings) as services:
-            svc = services.conference
-            by_code = {u.code: u.id for u in await svc.units()}
-            if args.unit is not None and args.unit not in by_code:
-                fail(f"no unit with code {args.unit}")
-            person_id = None
-            if args.person is not None:
-                person = (await svc.store.persons_by_code()).get(args.person)
-                if person is None:
-                    fail(f"no person with code {args.person}")
-                person_id = person.id
-            user = await svc.create_user(None, args.username, args.name or args.username, role, password,
-                                         by_code.get(args.unit) if args.unit else None, person_id)
-        print(f"hoinghi: user {user.username} ({user.role}) created")
-
-    run(add)
-
-
 def cmd_keys(args: argparse.Namespace) -> None:
     """The credential signing keys: list them, rotate to a new one, withdraw one (its credentials refused);
     everything sealed at rest sealed again with the current data key."""
@@ -317,18 +280,8 @@ def parser() -> argparse.ArgumentParser:
     badges.add_argument("-o", "--output", type=Path, required=True, help="the PDF file to write")
     badges.set_defaults(func=cmd_badges)
 
-    userp = sub.add_parser("user", help="accounts")
-    usersub = userp.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    add = usersub.add_parser("add", help="create an account (password read from the terminal or stdin)")
-    add.add_argument("username")
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.add_argument("--unit", help="code of the unit whose subtree the account acts in (all roles but admin)")
-    add.add_argument("--person", help="roster code of the participant's own person record")
-    add.add_argument("--name", help="display name")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.set_defaults(func=cmd_user_add)
-
     face_calibrate.add_parser(sub)  # hoinghi faces calibrate DIR (web/face_calibrate.py)
+    account_cli.add_parser(sub)  # hoinghi user add, hoinghi accounts deactivate|activate|role (web/account_cli.py)
 
     keysp = sub.add_parser("keys", help="the credential (QR) signing keys")
     keysub = keysp.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

@@ -226,6 +226,14 @@ class PeopleStore(StoreBase):
         async with self.engine.connect() as c:
             return {r.id: user_of(r) for r in await c.execute(select(t.users).where(t.users.c.id.in_(wanted)))}
 
+    async def staff_users(self, unit_ids: set[int] | None, limit: int) -> list[User]:
+        """Accounts other than participants' whose scope is one of `unit_ids` (None: every one), by username."""
+        query = select(t.users).where(t.users.c.role != "participant")
+        if unit_ids is not None:
+            query = query.where(t.users.c.scope_unit_id.in_(sorted(unit_ids)))
+        async with self.engine.connect() as c:
+            return [user_of(r) for r in await c.execute(query.order_by(t.users.c.username).limit(limit))]
+
     async def user_by_name(self, username: str) -> User | None:
         found = await self.user_with_hash(username)
         return found[0] if found else None

@@ -46,9 +46,12 @@ HELLO_SECONDS = 10
 
 
 async def ticket(request: Request) -> JSONResponse:
-    """A 60-second ticket naming the signed-in user, for one WebSocket's first message."""
+    """A 60-second ticket naming the signed-in user and the session's version, for one WebSocket's first
+    message."""
     user = await api_user(request)
-    return JSONResponse({"ticket": services(request).hub.identity.ticket(user), "expires_in": TICKET_SECONDS})
+    version = request.session["sv"]  # the account's current one: `api_user` signed the session out otherwise
+    return JSONResponse({"ticket": services(request).hub.identity.ticket(user, version),
+                         "expires_in": TICKET_SECONDS})
 
 
 async def _identify(ws: WebSocket, hello: Hello) -> Conn:

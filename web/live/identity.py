@@ -1,8 +1,10 @@
 """Who a live connection is: at hello, and again while it acts.
 
 - A browser trades its session cookie for a ticket (`POST /api/live/ticket`): signed with the secret
-  key, valid TICKET_SECONDS, naming the user and a random id. A ticket opens one connection, once, on
-  every hub (`Bus.claim`: Redis when configured).
+  key, valid TICKET_SECONDS, naming the user, the cookie's session version and a random id. A ticket
+  opens one connection, once, on every hub (`Bus.claim`: Redis when configured), and only while the
+  account's session version is the one it names: a ticket minted before a sign-out, a deactivation, a
+  role or a password change is refused after it (`ConferenceService.session_user`).
 - A kiosk or hall screen says hello with its device token.
 - Before a connection acts (subscribe, ping, camera frames, media messages) its user or device is read
   again when it was last read more than RECHECK_SECONDS ago; the hub also reads every connection's
@@ -48,9 +50,10 @@ class Identity:
         self.devices = devices
         self.bus = bus
 
-    def ticket(self, user: User) -> str:
-        """A ticket naming `user`, good for one connection within TICKET_SECONDS."""
-        return self._tickets.dumps({"uid": user.id, "n": secrets.token_urlsafe(12)})
+    def ticket(self, user: User, version: int) -> str:
+        """A ticket naming `user` and the session version of the cookie it was traded for, good for one
+        connection within TICKET_SECONDS while that version is the account's."""
+        return self._tickets.dumps({"uid": user.id, "sv": version, "n": secrets.token_urlsafe(12)})
 
     async def hello(self, hello: Hello) -> tuple[User | None, Device | None]:
         """The user the hello's ticket names, or the kiosk its device token names (NotAuthenticated or
@@ -62,13 +65,14 @@ class Identity:
             data = self._tickets.loads(hello.ticket, max_age=TICKET_SECONDS)
         except (BadSignature, SignatureExpired):
             raise NotAuthenticated("bad or expired ticket") from None
-        if not isinstance(data, dict) or not isinstance(data.get("uid"), int) or not isinstance(data.get("n"), str):
+        if not isinstance(data, dict) or not isinstance(data.get("uid"), int) or not isinstance(data.get("n"), str) \
+                or not isinstance(data.get("sv"), int):
             raise NotAuthenticated("bad ticket")
         if not await self.bus.claim(f"ticket:{data['n']}", TICKET_SECONDS):
             raise NotAuthenticated("this ticket was used already: get a new one")
-        user = await self.conference.user(data["uid"])
+        user = await self.conference.session_user(data["uid"], data["sv"])
         if user is None:
-            raise NotAuthenticated("unknown user")
+            raise NotAuthenticated("this ticket's session ended (signed out, or the account changed): sign in again")
         return user, None
 
     async def current(self, conn: Conn, now: float) -> None:
