@@ -1,7 +1,9 @@
 """Online attendance, pure: watch time, when a participant becomes present online, when they left early.
 
-- The time between a viewer's pings is their watch time (at most `GAP_MAX_HEARTBEATS` heartbeats of it,
-  so a viewer whose pings stopped for a while is not counted for the silence).
+- A viewer's ping counts as watching only while the session is on air and the viewer's own media flows
+  (`not_counted`): a ping on the viewer topic alone is no proof that anyone watches.
+- The time between a viewer's counted pings is their watch time (at most `GAP_MAX_HEARTBEATS` heartbeats of
+  it, so a viewer whose pings stopped for a while is not counted for the silence).
 - Seconds watched on one hub are summed with the other hubs' in the store; once the total reaches the
   threshold (`online_after_minutes`, 10 by default) the participant is checked in present online.
 - A checked-in viewer silent for `LEFT_AFTER_HEARTBEATS` heartbeats has gone; before the session's end
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from enum import StrEnum
 
 from attendance.checkins import CheckIn
 
@@ -22,6 +25,23 @@ LEFT_AFTER_HEARTBEATS = 3  # silent this many heartbeats: the viewer has gone
 GAP_MAX_HEARTBEATS = 2  # at most this many heartbeats count between two pings
 
 Key = tuple[int, int]  # (session id, person id)
+
+
+class NotCounted(StrEnum):
+    """Why a viewer's ping did not count as watching (the ping's answer says it: docs/PROTOCOL.md section 4)."""
+
+    NOT_ON_AIR = "not_on_air"  # nothing of the session is on air
+    NO_MEDIA = "no_media"  # on air, but none of it reaches this viewer (no WebRTC connection, no HLS fetched)
+
+
+def not_counted(on_air: bool, media_flowing: bool) -> NotCounted | None:
+    """Why a viewer's ping does not count as watching, or None when it counts: only while the session is on
+    air and the viewer's own media flows (the media layer says both; this says what they make)."""
+    if not on_air:
+        return NotCounted.NOT_ON_AIR
+    if not media_flowing:
+        return NotCounted.NO_MEDIA
+    return None
 
 
 class Watching:

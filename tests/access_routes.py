@@ -153,8 +153,8 @@ def rows(w: World, x: dict[str, int]) -> list[Row]:
      (404, 404, 404, 404, 404, 404, 404, 404, 404)),
     ("GET", "/media/hls/{sid:int}/{key}/{viewer}/{name}", f"/media/hls/{s}/{'k' * 24}/1.{'A' * 22}/index.m3u8",
      None, (404, 404, 404, 404, 404, 404, 404, 404, 404)),  # a forged viewer key finds nothing
-    ("GET", "/media/hls-fetch", "/media/hls-fetch", None,  # nginx's question; no path asked: nothing
-     (404, 404, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/media/hls-fetch", "/media/hls-fetch", None,  # nginx's question; no path asked: refused
+     (403, 403, 403, 403, 403, 403, 403, 403, 403)),
     ("GET", "/media/recordings/{sid:int}/{name}", f"/media/recordings/{s}/20260101-000000.mp4", None,
      (303, 404, 404, 404, 404, 404, 404, 404, 401)),
     ("GET", "/me/qr", "/me/qr", None,

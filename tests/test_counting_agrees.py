@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
@@ -17,6 +18,7 @@ from starlette.testclient import TestClient
 
 from conference.halls import Invitation
 from conference.people import new_person
+from tests.media_live import fetch_segment, media_settings, on_air, viewer_key
 from tests.test_checkin_api import qr_text
 from tests.test_live import hello, ticket, until
 from tests.test_reports import call, rows_of, services_of, sheet
@@ -60,18 +62,21 @@ def hold_session(client: TestClient, world: World) -> None:
 
 
 def watch_online(client: TestClient, world: World) -> None:
-    """A1 watches the livestream past the online threshold: the hub records them present online."""
+    """A1 watches the livestream (on air, their player pulling HLS with their own key) past the online
+    threshold: the hub records them present online."""
     viewer_ticket = ticket(client, "member.a1")
+    key = viewer_key(client, "member.a1", world.session_id)
     svc = services_of(client)
-    with client.websocket_connect("/ws") as viewer:
+    with on_air(client, world.session_id, hls=True) as state, client.websocket_connect("/ws") as viewer:
         hello(viewer, viewer_ticket)
         viewer.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/viewer"})
         assert viewer.receive_json()["type"] == "subscribed"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            assert fetch_segment(client, state["hls"], key) == 200
             time.sleep(0.4)
             viewer.send_json({"type": "ping"})
-            viewer.receive_json()
+            until(viewer, "pong")
             statuses = {c.person_id: c.status.value for c in call(client, svc.ledger.checkins, world.session_id)}
             if statuses.get(world.persons["A1"]) == "present_online":
                 return
@@ -111,8 +116,10 @@ def report_rows(rows: list[dict[str, Any]], names: dict[int, str]) -> dict[int, 
     return out
 
 
-def test_the_hall_page_the_dashboard_and_the_report_count_each_hall_alike(app_settings: Settings) -> None:
-    settings = replace(app_settings, online_after_minutes=0.02)  # 1.2 s of watching makes one present online
+def test_the_hall_page_the_dashboard_and_the_report_count_each_hall_alike(app_settings: Settings,
+                                                                         tmp_path: Path) -> None:
+    # 1.2 s of watching makes one present online
+    settings = replace(media_settings(app_settings, tmp_path), online_after_minutes=0.02)
     with TestClient(create_app(settings)) as client:
         assert client.portal is not None
         world = client.portal.call(build_world, client.app.state.services)  # type: ignore[attr-defined]

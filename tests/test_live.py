@@ -246,20 +246,23 @@ async def test_a_slow_consumer_is_closed_and_never_blocks_others() -> None:
     slow.sender.cancel()
 
 
-def test_watching_long_enough_makes_a_participant_present_online(app_settings: Any) -> None:
+def test_watching_long_enough_makes_a_participant_present_online(app_settings: Any, tmp_path: Any) -> None:
+    """A participant whose player pulls the livestream (HLS, with their own viewer key) while it is on air."""
     from dataclasses import replace
 
+    from tests.media_live import fetch_segment, media_settings, on_air, viewer_key
     from tests.world import build_world
     from web.app import create_app
 
-    settings = replace(app_settings, online_after_minutes=0.02)  # 1.2 s of watching
+    settings = replace(media_settings(app_settings, tmp_path), online_after_minutes=0.02)  # 1.2 s of watching
     with TestClient(create_app(settings)) as client:
         assert client.portal is not None
         services = client.app.state.services  # type: ignore[attr-defined]
         world = client.portal.call(build_world, services)
         services.hub.online.watching.left_after = 1.0
         dashboard_ticket, viewer_ticket = ticket(client, "org.p"), ticket(client, "member.a1")
-        with client.websocket_connect("/ws") as board:
+        key = viewer_key(client, "member.a1", world.session_id)
+        with client.websocket_connect("/ws") as board, on_air(client, world.session_id, hls=True) as state:
             hello(board, dashboard_ticket)
             board.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/unit:{world.units['P']}"})
             until(board, "snapshot")
@@ -268,9 +271,10 @@ def test_watching_long_enough_makes_a_participant_present_online(app_settings: A
                 viewer.send_json({"type": "subscribe", "topic": f"session:{world.session_id}/viewer"})
                 assert viewer.receive_json()["type"] == "subscribed"
                 for _ in range(8):
+                    assert fetch_segment(client, state["hls"], key) == 200
                     time.sleep(0.4)
                     viewer.send_json({"type": "ping"})
-                    viewer.receive_json()
+                    until(viewer, "pong")
                 totals: dict[str, Any] = {}
                 deadline = time.monotonic() + 5
                 while totals.get("online") != 1 and time.monotonic() < deadline:
@@ -289,18 +293,25 @@ def test_watching_long_enough_makes_a_participant_present_online(app_settings: A
             assert online.left_early
 
 
-def test_watch_time_follows_a_participant_to_another_hub(app_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two hub processes on one store: seconds watched on the first count on the second, and the
-    first does not take a participant who moved for one who left."""
+def test_watch_time_follows_a_participant_to_another_hub(app_settings: Any, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Any, request: pytest.FixtureRequest) -> None:
+    """Two hub processes on one store and one Redis: seconds watched on the first count on the second, and
+    the first does not take a participant who moved for one who left. The session's media is on the first
+    hub; the second learns through Redis that the participant's player pulls it."""
     from dataclasses import replace
 
+    from tests.media_live import fetch_segment, media_settings, on_air, viewer_key
+    from tests.served import ThrowawayRedis
     from tests.world import build_world
     from web import app as app_module
     from web.live import watching as watching_module
 
     monkeypatch.setattr(watching_module, "WATCH_STORE_SECONDS", 0.3)
     monkeypatch.setattr(watching_module, "ONLINE_CHECK_SECONDS", 0.2)  # a hub stores within 0.5 s of a ping
-    settings = replace(app_settings, online_after_minutes=0.05)  # 3 s of watching
+    redis = ThrowawayRedis().start()
+    request.addfinalizer(redis.stop)
+    settings = replace(media_settings(app_settings, tmp_path), online_after_minutes=0.05,  # 3 s of watching
+                       redis_url=redis.url)
 
     def watch(client: TestClient, session_id: int, seconds: float) -> None:
         with client.websocket_connect("/ws") as viewer:
@@ -308,23 +319,25 @@ def test_watch_time_follows_a_participant_to_another_hub(app_settings: Any, monk
             viewer.send_json({"type": "subscribe", "topic": f"session:{session_id}/viewer"})
             assert viewer.receive_json()["type"] == "subscribed"
             for _ in range(int(seconds / 0.4)):
+                assert fetch_segment(first, state["hls"], key) == 200  # from the media's hub
                 time.sleep(0.4)
                 viewer.send_json({"type": "ping"})
-                viewer.receive_json()
+                until(viewer, "pong")
             time.sleep(1.0)  # stored before the socket goes
 
-    with TestClient(app_module.create_app(replace(settings, hub_id="a"))) as first:
-        assert first.portal is not None
+    with TestClient(app_module.create_app(replace(settings, hub_id="a"))) as first, \
+            TestClient(app_module.create_app(replace(settings, hub_id="b"))) as second:
+        assert first.portal is not None and second.portal is not None
         services_a = first.app.state.services  # type: ignore[attr-defined]
         world = first.portal.call(build_world, services_a)
         services_a.hub.online.watching.left_after = 3.0
-        with TestClient(app_module.create_app(replace(settings, hub_id="b"))) as second:
-            assert second.portal is not None
-            services_b = second.app.state.services  # type: ignore[attr-defined]
-            services_b.hub.online.watching.left_after = 3.0
+        services_b = second.app.state.services  # type: ignore[attr-defined]
+        services_b.hub.online.watching.left_after = 3.0
+        key = viewer_key(first, "member.a1", world.session_id)
+        with on_air(first, world.session_id, hls=True) as state:
             watch(first, world.session_id, 2.0)  # 2 s on hub a: not yet present
             assert first.portal.call(services_a.ledger.checkins, world.session_id) == []
-            watch(second, world.session_id, 1.6)  # 1.6 s more on hub b: 3.6 s in all
+            watch(second, world.session_id, 2.4)  # 2.4 s more on hub b: 4 s or so in all
             [online] = first.portal.call(services_a.ledger.checkins, world.session_id)
             assert online.status.value == "present_online" and not online.left_early
             # back on hub a for 4 s: hub b, which checked them in, finds them silent after 3 s, but
@@ -414,4 +427,5 @@ def test_a_hub_starting_mid_session_rebuilds_the_chart_and_the_feed_from_the_sto
     assert late.unit_snapshot(1, 0)["rate"] == seen.unit_snapshot(1, 0)["rate"] == rate
     seen.take_changes()  # pushed: the snapshot's feed holds them
     assert late.unit_snapshot(1, 0)["recent"] == seen.unit_snapshot(1, 0)["recent"]
-    assert len(late.recent) == RECENT_MAX and late.recent[0]["name"] == "P49"
+    feed = late.unit_snapshot(1, 0)["recent"]
+    assert len(feed) == RECENT_MAX and feed[0]["name"] == "P49"

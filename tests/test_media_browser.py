@@ -87,7 +87,11 @@ def test_a_presenter_in_chromium_is_watched_in_chromium(tmp_path: Path, monkeypa
         first = frames_rise(hls, 5, 30)
         frames_rise(hls, first + 15, 15)
         assert hls.evaluate("window.hoinghiPlayer().hls !== null")
+        # under the participant's own viewer key: the segments it fetches count them watching
+        assert re.search(r"/media/hls/\d+/[\w-]+/\d+\.[\w-]{22}/index\.m3u8$",
+                         hls.evaluate("window.hoinghiPlayer().hls.url")), hls.evaluate("window.hoinghiPlayer().hls.url")
 
+        presenter.once("dialog", lambda dialog: dialog.accept())  # "Dừng phát" asks first
         presenter.get_by_role("button", name="Dừng phát").click()
         expect(viewer.locator("#media-status")).to_have_text("Chưa phát trực tiếp. Hình ảnh sẽ tự hiện khi bắt đầu.",
                                                              timeout=10000)

@@ -1,9 +1,11 @@
 """The media plane's pure pieces, without an event loop: keyframes in a bitstream, the per-viewer queue,
 keyframe requests, the programme clock, the floor, HLS playlists and cuts, ICE settings, signalling, and
-the permission table's media actions."""
+the permission table's media actions; viewers' HLS keys, and the media facts online attendance reads
+(in memory, and in a real Redis)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -26,6 +28,7 @@ from web.media.frames import h264_is_keyframe, h264_nal_types, is_keyframe, nal_
 from web.media.ice import IceServer, parse_ice_servers
 from web.media.playlist import Cutter, Playlist, Segment
 from web.media.timeline import Timeline
+from web.media.viewing import AIR_SECONDS, FLOW_SECONDS, Facts, MemoryFacts, RedisFacts, ViewerKeys
 from web.settings import SettingsError, load
 
 SPS, PPS = b"\x67\x42\xc0\x1e\xda", b"\x68\xce\x0f\xc8"
@@ -239,3 +242,51 @@ def test_who_may_publish_and_who_watches_as_an_invitee(role: Role, publish: bool
     assert may_publish(user) is publish and watches_as_invitee(user) is invitee
     assert not may_publish(User(1, "u", "U", role, user.scope_unit_id, user.person_id, active=False))
     assert not may_publish(None)
+
+
+def test_a_viewers_hls_key_names_them_for_that_session_only() -> None:
+    keys = ViewerKeys("s" * 40)
+    key = keys.key(12, 7)
+    assert key.startswith("7.") and keys.viewer(12, key) == 7
+    assert keys.viewer(13, key) is None  # another session
+    assert keys.viewer(12, "8." + key.split(".")[1]) is None  # another user's id on this MAC
+    assert ViewerKeys("o" * 40).viewer(12, key) is None  # another deployment's secret
+    assert all(keys.viewer(12, bad) is None for bad in ("", "7", "7.", "x." + "A" * 22, key + "A", "../index"))
+
+
+async def test_media_facts_live_a_while_unless_told_again() -> None:
+    now = [100.0]
+    facts = MemoryFacts(lambda: now[0])
+    await facts.on_air(1, True)
+    await facts.flowing(1, 7)
+    assert await facts.read([(1, 7), (1, 8), (2, 7)]) == Facts(frozenset({1}), frozenset({(1, 7)}))
+    now[0] += AIR_SECONDS + 0.1  # the media hub stopped telling: on air no more (it died, say)
+    assert (await facts.read([(1, 7)])).on_air == frozenset()
+    now[0] += FLOW_SECONDS
+    assert (await facts.read([(1, 7)])).flowing == frozenset()
+    await facts.on_air(1, True)
+    await facts.on_air(1, False)  # off air at once
+    assert (await facts.read([(1, 7)])).on_air == frozenset()
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_media_facts_told_on_one_hub_are_read_on_another(kind: str) -> None:
+    from tests.conftest import REDIS_URL
+
+    prefix = f"hoinghi:test:{uuid.uuid4().hex}:"
+    if kind == "memory":
+        told = read = MemoryFacts()
+    else:
+        told, read = RedisFacts(REDIS_URL, prefix), RedisFacts(REDIS_URL, prefix)
+    try:
+        assert await read.read([(1, 7)]) == Facts()
+        await told.on_air(1, True)
+        await told.flowing(1, 7)
+        assert await read.read([(1, 7), (1, 8)]) == Facts(frozenset({1}), frozenset({(1, 7)}))
+        await told.on_air(1, False)
+        assert await read.read([(1, 7)]) == Facts(frozenset(), frozenset({(1, 7)}))
+        assert await read.read([]) == Facts()
+    finally:
+        await told.close()
+        if read is not told:
+            await read.close()

@@ -1,5 +1,7 @@
 """deploy/nginx.conf in front of a real server, over its TLS: HLS segments and playlists are cached and
-served by nginx (a segment reaches the hub once), and the session's media routes reach a hub."""
+served by nginx (a segment reaches the hub once), under a viewer's own key from the same cache but asking a
+hub first each time (a forged key refused though the file is cached: the hub sees every viewer's fetch),
+and the session's media routes reach a hub."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import free_port, hoinghi_server
+from web.media.viewing import ViewerKeys
 from web.tls import selfsigned
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +96,18 @@ def test_nginx_caches_the_hls_files_of_a_session(tmp_path: Path, monkeypatch: py
             again = get(playlist)  # expired: served (stale) while nginx refreshes it in the background
             assert again[0] == 200 and again[2].startswith(b"#EXTM3U") and again[1]["x-cache"] in ("STALE", "UPDATING",
                                                                                                    "EXPIRED")
+
+            # a viewer's own path: the same cached file, but the hub is asked first every time
+            keys = ViewerKeys(SECRET)
+            mine, theirs = keys.key(12, 7), keys.key(12, 8)
+            viewed = get(f"{front}/media/hls/12/{KEY}/{mine}/7.ts")
+            assert viewed[0] == 200 and viewed[2] == segment and viewed[1]["x-cache"] == "HIT"  # cached above
+            assert get(f"{front}/media/hls/12/{KEY}/{theirs}/7.ts")[1]["x-cache"] == "HIT"
+            forged = get(f"{front}/media/hls/12/{KEY}/{mine[:-1]}{'B' if mine[-1] == 'A' else 'A'}/7.ts")
+            assert forged[0] == 403  # cached, yet refused: the hub checked the key
+            assert get(f"{front}/media/hls/12/{KEY}/{mine}/index.m3u8")[0] == 200
+            assert get(f"{front}/media/hls/12/{KEY}/{mine}/8.ts")[0] == 403  # no such file: the hub says so
+            assert get(f"{front}/media/hls-fetch")[0] == 404  # nginx's question is not asked from outside
 
             missing = get(f"{front}/media/hls/12/{KEY}/8.ts")
             assert missing[0] == 404 and missing[1]["x-cache"] == "MISS"

@@ -1,12 +1,13 @@
-"""The online-attendance rules (attendance/online.py), pure and without an event loop: watch time from
-pings, the threshold of present online, the store's totals over every hub, gone and left early."""
+"""The online-attendance rules (attendance/online.py), pure and without an event loop: which pings count
+(on air, media flowing), watch time from pings, the threshold of present online, the store's totals over
+every hub, gone and left early."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from attendance.checkins import CheckIn, Method, Status
-from attendance.online import Watching, left_early, with_left_early
+from attendance.online import NotCounted, Watching, left_early, not_counted, with_left_early
 
 HEARTBEAT = 20.0
 KEY = (1, 42)
@@ -19,6 +20,14 @@ def pinged(watching: Watching, every: float, times: int, start: float = 0.0) -> 
         now += every
         watching.watched(*KEY, every, now)
     return now
+
+
+def test_a_ping_counts_only_on_air_with_the_viewers_media_flowing() -> None:
+    assert not_counted(on_air=False, media_flowing=False) is NotCounted.NOT_ON_AIR
+    assert not_counted(on_air=False, media_flowing=True) is NotCounted.NOT_ON_AIR  # a stale fetch, nothing live
+    assert not_counted(on_air=True, media_flowing=False) is NotCounted.NO_MEDIA
+    assert not_counted(on_air=True, media_flowing=True) is None
+    assert [str(r) for r in NotCounted] == ["not_on_air", "no_media"]  # the pong's `reason` (PROTOCOL.md)
 
 
 def test_a_viewer_is_due_once_after_watching_long_enough() -> None:

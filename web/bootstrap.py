@@ -36,6 +36,7 @@ from web.live.hub import Hub
 from web.live.identity import Identity
 from web.media.ice import parse_ice_servers, parse_turn
 from web.media.service import MediaConfig, MediaService
+from web.media.viewing import facts_from_url
 from web.settings import Settings, SettingsError
 from web.throttle.backends import throttle_from_url
 from web.throttle.rule import Backoff
@@ -113,13 +114,15 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         await ledger.start()
         devices = DeviceService(AttendanceStore(engine), utc_now)
         bus = bus_from_url(settings.redis_url)
+        viewing = facts_from_url(settings.redis_url)  # on air, whose media flows: told by media, read by the hub
         hub = Hub(settings.hub_id or f"hub-{os.getpid()}", bus, conference, facts, ledger, settings.zone,
-                  Identity(settings.secret_key, conference, devices, bus), settings.online_after_minutes * 60)
+                  Identity(settings.secret_key, conference, devices, bus), settings.online_after_minutes * 60,
+                  viewing)
         devices.revoked.append(lambda device_id: hub.end(devices=[device_id]))  # its sockets closed on every hub
         conference.sessions_ended.append(lambda user_id: hub.end(users=[user_id]))  # signed out: likewise
         devices.audited.append(conference.record_device_change)  # codes, enrolments, revocations: the audit log
         await hub.start()
-        media = MediaService(media_config(settings), conference, facts)
+        media = MediaService(media_config(settings), conference, facts, viewing=viewing)
         await media.start()
         frames = FramePool(settings.kiosk_workers)
         biometrics = face_services(settings, engine, conference, facts, sealer)
@@ -162,6 +165,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
             await monitor.stop()
             await media.stop()
             await hub.stop()
+            await viewing.close()
             await biometrics.faces.engine.close()
             frames.close()
             await ledger.stop()
@@ -179,7 +183,7 @@ def media_config(settings: Settings) -> MediaConfig:
     return MediaConfig(settings.media_root, parse_ice_servers(settings.ice_servers), settings.media_codec,
                        tuple(a.strip() for a in settings.media_addresses.split(",") if a.strip()),
                        record=settings.record_broadcasts, segment_seconds=float(settings.hls_segment_seconds),
-                       max_viewers=settings.media_max_viewers,
+                       max_viewers=settings.media_max_viewers, viewer_secret=settings.secret_key,
                        turn=parse_turn(settings.turn_urls, settings.turn_secret, settings.turn_ttl_seconds))
 
 

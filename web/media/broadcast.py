@@ -49,6 +49,7 @@ class Peer:
     tracks: list[RelayTrack] = field(default_factory=list)
     connected: bool = False
     closed: bool = False
+    user_id: int | None = None  # the signed-in user who opened it (a viewer's media flowing counts for them)
 
 
 @dataclass(eq=False)

@@ -5,7 +5,9 @@ connection they came on; it answers on that connection (`rtc_answer`, `rtc_error
 Each session being broadcast has a `Broadcast` (web/media/broadcast.py): its relay `Channel`, the floor
 (raised hands), the HLS/recording muxer and the connections watching its state. Peer connections live on
 after their WebSocket closes (a reconnecting page keeps its video) and end with their ICE/DTLS connection.
-Who may do what is asked of `access` (web/media/access.py); the files are `recordings`'s.
+Who may do what is asked of `access` (web/media/access.py); the files are `recordings`'s. What online
+attendance needs to know (a session on air, a viewer's media flowing) is told to `viewing`
+(web/media/viewing.py), shared by every hub.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from web.media.peers import OfferRefused, Peers, announce_addresses, close_quiet
 from web.media.recordings import HLS_KEEP_SECONDS, Recordings
 from web.media.relay import Channel, Source
 from web.media.signalling import Signalling
+from web.media.viewing import SHARE_SECONDS, MediaFacts, MemoryFacts, ViewerKeys
 from web.usecases.facts import ConferenceFacts
 
 # what the bootstrap and the benchmarks import from here
@@ -65,13 +68,16 @@ class MediaConfig:
     audio: bool = True  # AAC audio in HLS and recordings
     lean_rtp: bool = True  # viewers' RTP sent by tap.relay_rtp rather than aiortc's loop (benchmarks compare)
     turn: Turn | None = None  # the deployment's TURN server: fresh credentials for each peer connection
+    viewer_secret: str = ""  # signs each viewer's HLS key (the deployment's secret; empty: this process's own)
 
 
 class MediaService:
     def __init__(self, config: MediaConfig, conference: ConferenceService, facts: ConferenceFacts,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, viewing: MediaFacts | None = None) -> None:
         tap.check()
         self.config = config
+        self.viewing = viewing if viewing is not None else MemoryFacts(clock)
+        self.viewer_keys = ViewerKeys(config.viewer_secret or secrets.token_hex(16))
         self.access = MediaAccess(conference, facts)
         self.recordings = Recordings(config.media_root)
         self.signalling = Signalling(self)
@@ -135,7 +141,9 @@ class MediaService:
         return broadcast
 
     def _new_peer(self, role: PeerRole, broadcast: Broadcast, owner: Connection | None) -> Peer:
-        peer = Peer(secrets.token_urlsafe(12), role, broadcast.session_id, self.peers.connection(), owner, self.clock())
+        user_id = owner.user.id if owner is not None and owner.user is not None else None
+        peer = Peer(secrets.token_urlsafe(12), role, broadcast.session_id, self.peers.connection(), owner, self.clock(),
+                    user_id=user_id)
         self.open_peers[peer.id] = peer
         broadcast.peers.add(peer)
 
@@ -144,6 +152,7 @@ class MediaService:
             state = peer.pc.connectionState
             if state == "connected":
                 peer.connected = True
+                await self._share_peer(peer)
             elif state in ("failed", "closed"):
                 await self.close_peer(peer, state)
 
@@ -227,6 +236,7 @@ class MediaService:
         elif broadcast.off_air_since is None:
             broadcast.off_air_since = self.clock()
         broadcast.dirty = True
+        self._spawn(self.viewing.on_air(broadcast.session_id, on_air is not None))
 
     def _start_muxer(self, broadcast: Broadcast) -> None:
         config = self.config
@@ -259,8 +269,26 @@ class MediaService:
     def state_frame(self, broadcast: Broadcast) -> str:
         return frame("media_state", **self.state(broadcast))
 
+    # -- what online attendance needs to know --------------------------------------------------------
+    async def _share_peer(self, peer: Peer) -> None:
+        """A viewer connection of a user, connected: their media flows (told again every SHARE_SECONDS)."""
+        if peer.role is PeerRole.VIEW and peer.user_id is not None and peer.connected and not peer.closed:
+            await self.viewing.flowing(peer.session_id, peer.user_id)
+
+    async def _share(self) -> None:
+        """Tell `viewing` again what this process carries: the sessions on air, the connected viewers."""
+        for broadcast in list(self.broadcasts.values()):
+            if broadcast.channel.on_air is not None:
+                await self.viewing.on_air(broadcast.session_id, True)
+            for peer in list(broadcast.peers):
+                await self._share_peer(peer)
+
+    async def segment_fetched(self, session_id: int, user_id: int) -> None:
+        """An HLS segment of the session fetched with the user's own viewer key: their media flows."""
+        await self.viewing.flowing(session_id, user_id)
+
     async def _tick_loop(self) -> None:
-        cleaned = self.clock()
+        cleaned = shared = self.clock()
         while True:
             before = self.clock()
             await asyncio.sleep(TICK_SECONDS)
@@ -272,6 +300,12 @@ class MediaService:
                     await self._tick(broadcast, now)
                 except Exception:
                     log.exception("media tick of session %s failed", broadcast.session_id)
+            if now - shared >= SHARE_SECONDS:
+                shared = now
+                try:
+                    await self._share()
+                except Exception:
+                    log.exception("media facts not shared")
             if now - cleaned > 60:
                 cleaned = now
                 await asyncio.to_thread(self._clean_hls)
@@ -300,5 +334,6 @@ class MediaService:
 
     async def _end_broadcast(self, broadcast: Broadcast) -> None:
         self.broadcasts.pop(broadcast.session_id, None)
+        await self.viewing.on_air(broadcast.session_id, False)
         await self._stop_muxer(broadcast)
         await broadcast.channel.close()

@@ -55,16 +55,25 @@ async def recordings_api(request: Request) -> JSONResponse:
 # -- files ------------------------------------------------------------------------------------------
 async def hls_file(request: Request) -> Response:
     """A playlist or segment. No sign-in: the random key in the path is the capability, handed only to
-    signed-in viewers by the media API, so nginx or a CDN can cache and serve it to everyone."""
+    signed-in viewers by the media API, so nginx or a CDN can cache and serve it to everyone. Under a viewer's
+    own key (`.../<viewer>/<name>`), a segment fetched counts as that viewer's media flowing."""
     params = request.path_params
     try:
-        path = api(request).hls_file(params["sid"], params["key"], params["name"])
+        path = await api(request).hls_file(params["sid"], params["key"], params["name"], params.get("viewer"))
     except ConferenceError:
         return PlainTextResponse("not found", status_code=404, headers={"Cache-Control": "no-store"})
     if path.suffix == ".m3u8":
         return FileResponse(path, media_type="application/vnd.apple.mpegurl",
                             headers={"Cache-Control": HLS_PLAYLIST_CACHE})
     return FileResponse(path, media_type="video/mp2t", headers={"Cache-Control": HLS_SEGMENT_CACHE})
+
+
+async def hls_fetched(request: Request) -> Response:
+    """nginx's question (auth_request) before it serves an HLS file from its cache: the original URI, whose
+    viewer's fetch is recorded here; 204, or 403 for a forged viewer key or a path that names no file (nginx
+    answers 403 then)."""
+    found = await api(request).hls_fetched(request.headers.get("x-original-uri", ""))
+    return Response(status_code=204 if found else 403, headers={"Cache-Control": "no-store"})
 
 
 async def recording_file(request: Request) -> Response:
@@ -131,5 +140,7 @@ routes = [
     Route("/api/sessions/{sid:int}/media", media_info),
     Route("/api/sessions/{sid:int}/recordings", recordings_api),
     Route("/media/hls/{sid:int}/{key}/{name}", hls_file),
+    Route("/media/hls/{sid:int}/{key}/{viewer}/{name}", hls_file),
+    Route("/media/hls-fetch", hls_fetched),
     Route("/media/recordings/{sid:int}/{name}", recording_file),
 ]

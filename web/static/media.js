@@ -195,12 +195,15 @@ Player.prototype.startHls = function () {
   if (url === this.hlsUrl) return;
   this.stopHls();
   this.hlsUrl = url;
+  // under the viewer's own key (/media/hls/S/<stream>/<viewer>/index.m3u8): the segments it fetches are
+  // what counts them watching (online attendance); a hall screen has none and plays the shared path
+  const own = this.info.hls_viewer ? url.replace(/[^/]+$/, this.info.hls_viewer + "/$&") : url;
   const video = this.video;
   video.srcObject = null;
   if (window.Hls && window.Hls.isSupported()) {
     const hls = new window.Hls({ liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.2, lowLatencyMode: false });
     this.hls = hls;
-    hls.loadSource(url);
+    hls.loadSource(own);
     hls.attachMedia(video);
     hls.on(window.Hls.Events.MANIFEST_PARSED, function () { video.play().catch(function () {}); });
     hls.on(window.Hls.Events.ERROR, function (event, data) {
@@ -208,7 +211,7 @@ Player.prototype.startHls = function () {
       else if (data.fatal) hls.recoverMediaError();
     });
   } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-    video.src = url; // Safari plays HLS natively
+    video.src = own; // Safari plays HLS natively
     video.play().catch(function () {});
   } else {
     say(L.media_unsupported, "bad");
