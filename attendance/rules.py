@@ -124,7 +124,8 @@ def mark_absent(rules: SessionRules, person_id: int, hall_id: int | None, reason
 
 
 def may_undo(checkin: CheckIn, device_id: int | None, operator_user_id: int | None, now: datetime) -> bool:
-    """Only the device (or operator) that made a check-in may undo it, and only for a few minutes."""
+    """Only the device (or operator) that made a record may undo it, and only for a few minutes: a check-in,
+    or an absence marked by mistake (the person is then not checked in again)."""
     same = (device_id is not None and checkin.device_id == device_id) or (
         operator_user_id is not None and checkin.operator_user_id == operator_user_id)
-    return same and checkin.present and now - checkin.server_time <= UNDO_WINDOW
+    return same and now - checkin.server_time <= UNDO_WINDOW

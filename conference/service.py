@@ -260,6 +260,10 @@ class ConferenceService(FeedbackDesk, ReportDesk, AccountDesk):
         hall = await self.store.get_hall(hall_id)
         return hall, await self.store.find_invitees(hall_id, query, limit)
 
+    async def count_hall_invitees(self, hall_id: int, query: str = "") -> int:
+        """How many of the hall's invitees `hall_invitees` finds for `query`, without its limit."""
+        return await self.store.count_invitees(hall_id, query)
+
     async def record_device_change(self, user_id: int | None, device_id: int | None, subject: str,
                                    detail: str) -> None:
         """A kiosk's enrolment code, enrolment or revocation (attendance/service.py's DeviceService tells it)."""

@@ -124,6 +124,10 @@ def rows(w: World, x: dict[str, int]) -> list[Row]:
      (401, 200, 200, 200, 200, 200, 403, 401, 401)),
     ("GET", "/api/kiosk/bundle", f"/api/kiosk/bundle?session_id={s}", None,
      (401, 401, 401, 401, 401, 401, 401, 200, 401)),
+    ("GET", "/halls", "/halls", None,  # the halls in scope; with one, to its page (303)
+     (303, 200, 200, 303, 303, 303, 403, 303, 303)),
+    ("GET", "/halls/{hid:int}", f"/halls/{h1}", None,
+     (303, 200, 200, 200, 200, 200, 403, 303, 303)),
     ("GET", "/halls/{hid:int}/sessions/{sid:int}", f"/halls/{h1}/sessions/{s}", None,
      (303, 200, 200, 200, 200, 200, 403, 303, 303)),
     ("POST", "/halls/{hid:int}/sessions/{sid:int}", f"/halls/{h1}/sessions/{s}",

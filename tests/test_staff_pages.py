@@ -24,7 +24,7 @@ def at(text: str) -> datetime:
 
 
 def alert(html: str) -> str:
-    found = re.search(r'role="alert">([^<]*)<', html)
+    found = re.search(r'role="alert"[^>]*>([^<]*)<', html)
     return found.group(1) if found else ""
 
 
@@ -72,3 +72,73 @@ def test_the_session_form_says_what_is_wrong_in_the_page_language_and_keeps_the_
     saved = client.post(here, data={**form, "checkin_opens_at": "2026-12-01T06:45"})
     assert saved.status_code == 200 and saved.url.path == here
     assert "Đã lưu giờ của phiên: Buổi sáng" in saved.text and "01/12/2026 06:45 – 01/12/2026 11:30" in saved.text
+
+
+def test_the_clerks_menu_leads_to_the_hall_page_and_its_links(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    sign_in(client, "clerk.c1")
+    home = client.get("/conferences")
+    assert 'href="/halls" id="nav-halls"' in home.text
+    hall = client.get("/halls")  # the clerk's only hall: straight to its page
+    assert hall.status_code == 200 and hall.url.path == f"/halls/{world.halls['C1']}"
+    for link in (f'href="/halls/{world.halls["C1"]}/sessions/{world.session_id}"',
+                 f'href="/halls/{world.halls["C1"]}/kiosks"', f'href="/halls/{world.halls["C1"]}/documents"',
+                 f'action="/halls/{world.halls["C1"]}/badges"', f'href="/sessions/{world.session_id}/dashboard'):
+        assert link in hall.text, link
+    assert client.get(f"/halls/{world.halls['C2']}").status_code == 403  # another hall's page
+    sign_in(client, "chair.c1")  # the chair sees the hall but does not enrol kiosks
+    chair = client.get(f"/halls/{world.halls['C1']}")
+    assert chair.status_code == 200 and 'id="kiosks-link"' not in chair.text
+    sign_in(client, "member.a1")
+    assert client.get(f"/halls/{world.halls['C1']}").status_code == 403
+    assert client.get("/halls").status_code == 403
+    sign_in(client, "org.p")
+    halls = client.get("/halls")
+    assert halls.status_code == 200 and halls.text.count('<a href="/halls/') == 2
+
+
+def test_the_attendance_list_counts_tells_namesakes_apart_and_says_what_each_action_did(
+        world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    here = f"/halls/{world.halls['C1']}/sessions/{world.session_id}"
+    sign_in(client, "clerk.c1")
+    page = client.get(here)
+    assert "Hiển thị 2 / 2 đại biểu" in page.text and "Chi bộ thôn Một" in page.text
+    none = client.get(here, params={"q": "khong co ai"})
+    assert "Không có đại biểu nào khớp “khong co ai”." in none.text
+    csrf = page_csrf(page.text)
+    a1, a2 = str(world.persons["A1"]), str(world.persons["A2"])
+    done = client.post(here, data={"csrf": csrf, "action": "checkin", "person_id": a1})
+    row = done.text.split(f'data-person="{a1}"', 1)[1].split("</tr>", 1)[0]
+    assert re.search(r"Đã điểm danh \d\d:\d\d", row) and 'value="checkin"' not in row and 'value="undo"' in row
+    asked = client.post(here, data={"csrf": csrf, "action": "absent", "person_id": a2, "reason": " "})
+    assert asked.status_code == 422 and alert(asked.text) == "Nhập lý do vắng, hoặc chọn “Vắng không lý do”."
+    absent = client.post(here, data={"csrf": csrf, "action": "absent", "person_id": a2, "reason": "Ốm"})
+    assert "Đã ghi vắng có lý do: Trần Thị Bình (Ốm)" in absent.text
+    undone = client.post(here, data={"csrf": csrf, "action": "undo", "person_id": a2})  # absence by mistake
+    assert "Đã hoàn tác: Trần Thị Bình" in undone.text
+    row = undone.text.split(f'data-person="{a2}"', 1)[1].split("</tr>", 1)[0]
+    assert "Chưa điểm danh" in row
+    unexcused = client.post(here, data={"csrf": csrf, "action": "absent_unexcused", "person_id": a2, "reason": "x"})
+    assert "Đã ghi vắng không lý do: Trần Thị Bình" in unexcused.text
+
+
+def test_a_headcount_is_shown_as_saved_and_refused_on_the_form(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    here = f"/halls/{world.halls['C2']}/sessions/{world.session_id}"
+    sign_in(client, "admin")
+    csrf = page_csrf(client.get(here).text)
+    over = client.post(here, data={"csrf": csrf, "action": "headcount", "expected": "1", "present": "3",
+                                   "absent_excused": "0", "absent_unexcused": "0"})
+    assert over.status_code == 422 and "Số có mặt là số nguyên không âm" in alert(over.text)
+    assert 'name="present" type="number" min="0" value="3"' in over.text  # as typed
+    assert "English" in over.text and "exceed" not in over.text  # no English error page
+    saved = client.post(here, data={"csrf": csrf, "action": "headcount", "expected": "1", "present": "1",
+                                    "absent_excused": "0", "absent_unexcused": "0"})
+    assert saved.status_code == 200 and "Đã lưu báo cáo số lượng: có mặt 1 / triệu tập 1" in saved.text
+    assert "Báo cáo này đang được tính" in saved.text and 'value="1" required' in saved.text
+    totals = saved.text.split('id="totals">', 1)[1].split("</p>", 1)[0]
+    assert "Có mặt trực tiếp: 1" in totals and totals.endswith("· Báo cáo")
+    client.post(here, data={"csrf": csrf, "action": "checkin", "person_id": str(world.persons["B1"])})
+    counted = client.get(here).text
+    assert "không được tính vì điểm cầu đã điểm danh từng người" in counted

@@ -150,15 +150,27 @@ class ConferenceRecords(StoreBase):
             rows = await c.execute(select(t.invitations).where(*cond))
             return [Invitation(r.conference_id, r.person_id, r.hall_id) for r in rows]
 
-    async def find_invitees(self, hall_id: int, query: str = "", limit: int = 50) -> list[Person]:
-        """Persons invited to a hall whose folded name contains the folded query."""
+    @staticmethod
+    def _invitees_named(hall_id: int, query: str) -> list[ColumnElement[bool]]:
         cond: list[ColumnElement[bool]] = [t.invitations.c.hall_id == hall_id]
         if query.strip():
             cond.append(t.persons.c.search_key.contains(fold(query), autoescape=True))
-        stmt = (select(t.persons).select_from(t.invitations.join(t.persons)).where(*cond)
+        return cond
+
+    async def find_invitees(self, hall_id: int, query: str = "", limit: int = 50) -> list[Person]:
+        """Persons invited to a hall whose folded name contains the folded query."""
+        stmt = (select(t.persons).select_from(t.invitations.join(t.persons))
+                .where(*self._invitees_named(hall_id, query))
                 .order_by(t.persons.c.search_key, t.persons.c.id).limit(limit))
         async with self.engine.connect() as c:
             return [person_of(r) for r in await c.execute(stmt)]
+
+    async def count_invitees(self, hall_id: int, query: str = "") -> int:
+        """How many persons `find_invitees` would find without a limit."""
+        stmt = (select(func.count()).select_from(t.invitations.join(t.persons))
+                .where(*self._invitees_named(hall_id, query)))
+        async with self.engine.connect() as c:
+            return int((await c.execute(stmt)).scalar_one())
 
     # -- invitees as they stood ---------------------------------------------------------------------
     async def invitees_of(self, conference_id: int) -> list[tuple[Person, int, int]]:

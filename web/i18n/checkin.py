@@ -45,7 +45,7 @@ WORDS: dict[str, tuple[str, str]] = {
                                  "Recorded; the code is checked when the network is back"),
     "kiosk_offline_repeat": ("Đã điểm danh lúc {time}", "Already checked in at {time}"),
     "kiosk_refused": ("Không điểm danh được", "Not checked in"),
-    "kiosk_uploaded": ("Đã gửi {n} lượt điểm danh ngoại tuyến", "{n} offline check-ins sent"),
+    "kiosk_uploaded": ("Đã gửi {n} lượt điểm danh ngoại tuyến", "{n} offline [[n:check-in|check-ins]] sent"),
     "kiosk_search": ("Tìm đại biểu", "Find a delegate"),
     "kiosk_search_placeholder": ("Gõ họ tên, không cần dấu", "Type a name, accents optional"),
     "kiosk_search_empty": ("Không tìm thấy đại biểu nào.", "No delegate found."),
@@ -73,6 +73,58 @@ WORDS: dict[str, tuple[str, str]] = {
     "kiosk_active": ("Đang hoạt động", "Active"),
     "kiosk_insecure": ("Trang cần HTTPS (hoặc localhost) để dùng camera và kiểm tra mã khi ngoại tuyến.",
                        "The page needs HTTPS (or localhost) for the camera and offline code checks."),
+    "kiosk_already_in": ("Đã điểm danh {time}", "Checked in {time}"),
+    "kiosk_window_not_yet": ("Chưa đến giờ điểm danh: mở lúc {time}. Máy sẽ từ chối mọi lượt quét đến lúc đó.",
+                             "Check-in is not open yet: it opens at {time}. Every scan is refused until then."),
+    "kiosk_window_closed": ("Đã hết giờ điểm danh (đóng lúc {time}). Mọi lượt quét sẽ bị từ chối.",
+                            "Check-in has closed (at {time}). Every scan will be refused."),
+    "kiosk_opens_at": ("Mở lúc {time}", "Opens at {time}"),
+    "kiosk_closed_at": ("Đã đóng lúc {time}", "Closed at {time}"),
+    # the hall's pages (web/routes/halls.py)
+    "hall_my_halls": ("Điểm cầu của tôi", "My halls"),
+    "hall_none": ("Chưa có điểm cầu nào trong phạm vi của bạn.", "No hall in your scope yet."),
+    "hall_sessions": ("Các phiên", "Sessions"),
+    "hall_open_now": ("Đang mở điểm danh", "Check-in open"),
+    "hall_not_open": ("Ngoài giờ điểm danh", "Check-in not open"),
+    "hall_attendance": ("Danh sách điểm danh", "Attendance list"),
+    "hall_kiosks": ("Máy điểm danh (kiosk)", "Check-in kiosks"),
+    "hall_badges": ("In thẻ QR cho đại biểu của điểm cầu", "Print QR badges for the hall's delegates"),
+    "hall_documents": ("Tài liệu của điểm cầu", "The hall's documents"),
+    "hall_host_unit": ("Đơn vị", "Unit"),
+    "hall_shown": ("Hiển thị {shown} / {total} đại biểu", "Showing {shown} of {total} delegates"),
+    "hall_shown_refine": ("Gõ tên để tìm người không có trong danh sách.", "Type a name to find someone not listed."),
+    "hall_no_match": ("Không có đại biểu nào khớp “{q}”.", "No delegate matches “{q}”."),
+    "hall_checked_in_at": ("Đã điểm danh {time}", "Checked in {time}"),
+    "hall_absent_with_reason": ("Vắng có lý do", "Absent, with reason"),
+    "hall_absent_without_reason": ("Vắng không lý do", "Absent, no reason"),
+    "hall_absent_excused_saved": ("Đã ghi vắng có lý do: {name} ({reason})", "Recorded absent with a reason: {name} "
+                                                                             "({reason})"),
+    "hall_absent_unexcused_saved": ("Đã ghi vắng không lý do: {name}", "Recorded absent without a reason: {name}"),
+    "hall_undone": ("Đã hoàn tác: {name} trở lại “Chưa điểm danh”", "Undone: {name} is back to “Not checked in”"),
+    "hall_headcount_saved": ("Đã lưu báo cáo số lượng: có mặt {present} / triệu tập {expected}, vắng có lý do "
+                             "{excused}, vắng không lý do {unexcused}.",
+                             "Headcount saved: {present} present of {expected} expected, {excused} absent with a "
+                             "reason, {unexcused} without."),
+    "hall_headcount_last": ("Báo cáo gần nhất ({time}): có mặt {present} / triệu tập {expected}, vắng có lý do "
+                            "{excused}, vắng không lý do {unexcused}.",
+                            "Last report ({time}): {present} present of {expected} expected, {excused} absent with "
+                            "a reason, {unexcused} without."),
+    "hall_headcount_counted": ("Báo cáo này đang được tính trên bảng theo dõi và báo cáo (điểm cầu chưa điểm danh "
+                               "từng người).", "This report counts on the dashboard and in the reports (the hall has "
+                                               "no individual check-ins)."),
+    "hall_headcount_ignored": ("Báo cáo số lượng không được tính vì điểm cầu đã điểm danh từng người: bảng theo dõi và "
+                               "báo cáo dùng số đã điểm danh.", "The headcount does not count because the hall "
+                                                                "has individual check-ins: the dashboard and reports "
+                                                                "use those."),
+    "hall_headcount_hint": ("Dành cho điểm cầu không điểm danh được từng người.",
+                            "For a hall that cannot check people in one by one."),
+    "err_present": ("Số có mặt là số nguyên không âm, và cộng với số vắng không được vượt quá số triệu tập.",
+                    "Present is a whole number, and with the absent it cannot exceed the expected count."),
+    "err_absent_excused": ("Số vắng là số nguyên không âm.", "Absent counts are whole numbers."),
+    "err_absent_unexcused": ("Số vắng là số nguyên không âm.", "Absent counts are whole numbers."),
+    "err_reason": ("Nhập lý do vắng, hoặc chọn “Vắng không lý do”.",
+                   "Enter the reason, or choose “Absent, no reason”."),
+    "err_expected": ("Số triệu tập phải là số nguyên không âm.", "The expected count must be a whole number."),
 }
 
 REFUSALS: dict[str, tuple[str, str]] = {
