@@ -318,7 +318,7 @@ class Deployment:
         self.variables = {"POSTGRES_PASSWORD": secrets.token_urlsafe(16),
                           "HOINGHI_SECRET_KEY": secrets.token_urlsafe(32),
                           "HOINGHI_DATA_KEY": secrets.token_urlsafe(32),
-                          "TURN_SECRET": secrets.token_urlsafe(32),
+                          "TURN_SECRET": secrets.token_urlsafe(32), "METRICS_TOKEN": secrets.token_urlsafe(32),
                           "SERVER_NAME": "localhost", "SERVER_IP": HOST}
         self.overrides = overrides
         self.env: dict[str, str] = {}  # the `migrate` service's environment, localised: hubs and preparation

@@ -132,20 +132,25 @@ class RedisBus:
                 await asyncio.sleep(self._retry)
 
     async def _listen(self, pubsub: Any, on_message: OnMessage) -> None:
-        """Deliver messages until the subscription is lost: an error, or DEAD_SECONDS without a word."""
+        """Deliver messages until the subscription is lost: an error, or no answer to a ping within
+        DEAD_SECONDS (a loop that was busy meanwhile finds the answer waiting: read once more first)."""
         heard = time.monotonic()
+        pinged: float | None = None
         while True:
             item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=PING_SECONDS)
             now = time.monotonic()
+            if item is None and pinged is not None and now - pinged > DEAD_SECONDS:
+                item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
+                if item is None:
+                    raise ConnectionError(f"no answer from redis for {now - pinged:.1f} s")
             if item is not None:
-                heard = now
+                heard, pinged = now, None
                 if item.get("type") == "message":
                     data = item["data"]
                     on_message(data.decode() if isinstance(data, bytes) else str(data))
-            elif now - heard > DEAD_SECONDS:
-                raise ConnectionError(f"no answer from redis for {now - heard:.1f} s")
-            elif now - heard >= PING_SECONDS:
+            elif pinged is None and now - heard >= PING_SECONDS:
                 await pubsub.ping()
+                pinged = now
 
     @property
     def up(self) -> bool:
