@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections import Counter
 
@@ -44,3 +45,16 @@ def test_the_translator_picks_the_language_and_fills_the_parameters() -> None:
     assert verdict_message("en", "refused", "wrong_hall") == "The delegate is expected at another hall"
     assert verdict_message("vi", "refused", "no_such_reason") == "Bị từ chối"
     assert verdict_message("vi", "accepted", None, name="An") == "Xin chào An"
+
+
+def test_english_counts_take_their_plural() -> None:
+    en, vi = translator("en"), translator("vi")
+    assert en("hall_count", n=1, people="1") == "1 hall · 1 delegate"
+    assert en("hall_count", n=12, people="3,450") == "12 halls · 3,450 delegates"  # counts written with marks
+    assert en("doc_withheld", n=1) == "1 document is for signed-in readers only."
+    assert en("doc_withheld", n=0) == "0 documents are for signed-in readers only."
+    assert vi("hall_count", n=1, people="1.000") == "1 điểm cầu · 1.000 đại biểu"
+    # every plural names a parameter its text has, so no "[[" is ever left on a page
+    for key, (_, english) in MESSAGES.items():
+        for name in re.findall(r"\[\[(\w+):", english):
+            assert name in placeholders(english), key

@@ -112,7 +112,7 @@ def test_session_report_xlsx_and_pdf_match_the_ledger(world_client: tuple[TestCl
     client, world = world_client
     hold_session(client, world)
     sign_in(client, "org.p")
-    xlsx = client.get(f"/sessions/{world.session_id}/report.xlsx")
+    xlsx = client.get(f"/sessions/{world.session_id}/report.xlsx", params={"pending": 1})
     assert xlsx.status_code == 200 and xlsx.headers["cache-control"] == "no-store, private"
     disposition = f'attachment; filename="bao-cao-diem-danh-phien-{world.session_id}.xlsx"'
     assert xlsx.headers["content-disposition"] == disposition
@@ -157,7 +157,7 @@ def test_session_report_xlsx_and_pdf_match_the_ledger(world_client: tuple[TestCl
     overview = {r["Cấp"]: r for r in rows_of(sheet(book, "1. Điểm cầu theo cấp và hình thức kết nối"))}
     assert overview["Cấp cơ sở"]["Trực tiếp"] == 2 and overview["Cấp huyện và tương đương"]["Hai chiều"] == 1
 
-    pdf = client.get(f"/sessions/{world.session_id}/report.pdf")
+    pdf = client.get(f"/sessions/{world.session_id}/report.pdf", params={"pending": 1})
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = pdf_text(pdf.content, tmp_path, "report")
     for expected in ("Báo cáo điểm danh", "Hội nghị học tập Chuyên đề năm 2026", "2. Kết quả điểm danh theo điểm cầu",
@@ -167,7 +167,7 @@ def test_session_report_xlsx_and_pdf_match_the_ledger(world_client: tuple[TestCl
         assert expected in text, expected
 
     # the page shows the same tables, names as text
-    html = client.get(f"/sessions/{world.session_id}/report").text
+    html = client.get(f"/sessions/{world.session_id}/report", params={"pending": 1}).text
     assert SCRIPT_NAME not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert HALL_NAME not in html and "&lt;i&gt;Điểm cầu huyện Một&lt;/i&gt;" in html
     assert "=HYPERLINK(&#34;http://x&#34;)" in html and 'id="sum-percent">20,0%' in html
@@ -235,7 +235,7 @@ def test_a_report_before_a_merger_shows_the_units_as_they_were(world_client: tup
     assert merged.id in today and world.units["C1"] not in today
 
     sign_in(client, "org.p")
-    report = client.get(f"/api/sessions/{past.id}/report").json()
+    report = client.get(f"/api/sessions/{past.id}/report", params={"pending": 1}).json()
     assert report["tree_as_of"] == day.isoformat()
     tables = {t["key"]: t for t in report["tables"]}
     units = {r["cells"][0]: r["cells"] for r in tables["units"]["rows"]}

@@ -1,6 +1,10 @@
 """The words of QR credentials and printed badges (web/routes/credentials.py, web/routes/badges.py)."""
 
 WORDS: dict[str, tuple[str, str]] = {
+    "me_expected_at": ("Điểm cầu dự:", "Your hall:"),
+    "me_not_expected": ("Bạn chưa có tên trong danh sách triệu tập của điểm cầu nào.",
+                        "You are not on any hall's list for this conference."),
+    "me_checked_in": ("Đã điểm danh lúc {time}", "Checked in at {time}"),
     "qr_hint": ("Đưa mã này trước máy quét tại điểm cầu", "Show this code to the scanner at your hall"),
     "qr_private": ("Mã QR không chứa thông tin cá nhân. Nếu mất thẻ, đề nghị ban tổ chức cấp lại; mã cũ sẽ bị thu hồi.",
                    "The QR code holds no personal data. If you lose your card, ask the organisers for a new one; "
@@ -17,7 +21,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "badges_by_hall": ("Thẻ theo điểm cầu (đại biểu được triệu tập)", "Badges by hall (its expected delegates)"),
     "badges_no_halls": ("Không có điểm cầu nào thuộc đơn vị này.", "No halls in this unit."),
     "badges_making": ("Đang tạo thẻ QR", "Making QR badges"),
-    "badges_count": ("{done} / {total} thẻ", "{done} of {total} badges"),
+    "badges_count": ("{done} / {total} thẻ", "{done} of {total} [[total:badge|badges]]"),
     "badges_ready": ("Đã xong.", "Done."),
     "badges_download": ("Tải tệp PDF", "Download the PDF"),
     "badges_failed": ("Không tạo được tệp PDF.", "The PDF could not be made."),

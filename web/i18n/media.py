@@ -13,7 +13,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "media_not_live": ("Chưa phát trực tiếp. Hình ảnh sẽ tự hiện khi bắt đầu.",
                        "Not live yet. The picture appears by itself when it starts."),
     "media_on_air_hall": ("Đang phát biểu: {name}", "Speaking: {name}"),
-    "media_viewers": ("{n} người xem qua WebRTC", "{n} WebRTC viewers"),
+    "media_viewers": ("{n} người xem qua WebRTC", "{n} WebRTC [[n:viewer|viewers]]"),
     "media_recording": ("Đang ghi hình", "Recording"),
     "media_recordings": ("Bản ghi", "Recordings"),
     "media_mode_webrtc": ("Kết nối trực tiếp (WebRTC)", "Direct (WebRTC)"),
@@ -29,6 +29,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "media_source_screen": ("Chia sẻ màn hình (và micro)", "Share the screen (and microphone)"),
     "media_start": ("Bắt đầu phát", "Start broadcasting"),
     "media_stop": ("Dừng phát", "Stop"),
+    "media_stop_confirm": ("Dừng phát trực tiếp? Mọi điểm cầu sẽ không còn nhận được hình ảnh.",
+                           "Stop the broadcast? No hall will get the picture any more."),
+    "media_off_air": ("Chưa lên sóng", "Not on air"),
     "media_present_hint": ("Hình ảnh được gửi một lần lên máy chủ và chuyển tiếp nguyên vẹn tới mọi điểm cầu; "
                            "mạng chập chờn sẽ tự kết nối lại.",
                            "The picture goes to the server once and is relayed unchanged to every hall; "

@@ -3,6 +3,13 @@ in XLSX and in PDF (web/routes/reports.py, web/reporting/)."""
 
 WORDS: dict[str, tuple[str, str]] = {
     "rep_title": ("Báo cáo điểm danh", "Attendance report"),
+    "rep_provisional": ("Tạm tính", "Provisional"),
+    "rep_provisional_line": ("Số liệu tạm tính: phiên chưa kết thúc (kết thúc {end}).",
+                             "Provisional figures: the session has not ended (it ends {end})."),
+    "rep_list_pending": ("Liệt kê cả người chưa điểm danh", "List those not checked in too"),
+    "rep_note_pending_unlisted": ("{n} đại biểu chưa điểm danh không được liệt kê (chọn \"Liệt kê cả người chưa điểm "
+                                  "danh\" để xem).", "{n} [[n:delegate not checked in is|delegates not checked in "
+                                  "are]] not listed (choose \"List those not checked in too\" to see them)."),
     "rep_report": ("Báo cáo", "Report"),
     "rep_result": ("Báo cáo kết quả", "Post-conference report"),
     "rep_session_line": ("Phiên: {session} · {start} – {end}", "Session: {session} · {start} – {end}"),
@@ -26,7 +33,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "rep_all_absences": ("Mọi trường hợp vắng", "Every absence"),
     "rep_all_depths": ("Mọi cấp đơn vị", "Every unit level"),
     "rep_depth": ("Số cấp đơn vị", "Unit levels"),
-    "rep_depth_n": ("{n} cấp trực thuộc", "{n} levels below"),
+    "rep_depth_n": ("{n} cấp trực thuộc", "{n} [[n:level|levels]] below"),
     "rep_present": ("Có mặt", "Present"),
     "rep_present_note": ("trực tiếp {in_person} · trực tuyến {online} · theo báo cáo {reported}",
                          "in person {in_person} · online {online} · reported {reported}"),
@@ -47,7 +54,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "rep_level_2": ("Cấp cơ sở", "Grassroots"),
     "rep_level_3": ("Chi bộ", "Cell"),
     "rep_total": ("Tổng cộng", "Total"),
-    "rep_total_halls": ("Tổng cộng ({n} điểm cầu)", "Total ({n} halls)"),
+    "rep_total_halls": ("Tổng cộng ({n} điểm cầu)", "Total ({n} [[n:hall|halls]])"),
     "rep_hall": ("Điểm cầu", "Hall"),
     "rep_host_unit": ("Đơn vị", "Host unit"),
     "rep_channel": ("Hình thức", "Channel"),
@@ -93,12 +100,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "rep_when": ("Thời điểm (so với giờ khai mạc)", "When (against the opening time)"),
     "rep_when_early": ("Sớm hơn 30 phút trước khai mạc", "More than 30 minutes early"),
     "rep_when_before": ("Trong 30 phút trước khai mạc", "Within 30 minutes before the opening"),
-    "rep_when_on_time": ("Trong {minutes} phút đầu (đúng giờ)", "Within the first {minutes} minutes (on time)"),
-    "rep_when_late": ("Sau {minutes} phút (đi muộn)", "After {minutes} minutes (late)"),
-    "rep_note_median": ("Trung vị: {minutes} phút so với giờ khai mạc.", "Median: {minutes} minutes from the opening."),
+    "rep_when_on_time": ("Trong {minutes} phút đầu (đúng giờ)",
+                         "Within the first {minutes} [[minutes:minute|minutes]] (on time)"),
+    "rep_when_late": ("Sau {minutes} phút (đi muộn)", "After {minutes} [[minutes:minute|minutes]] (late)"),
+    "rep_note_median": ("Trung vị: {minutes} phút so với giờ khai mạc.",
+                        "Median: {minutes} [[minutes:minute|minutes]] from the opening."),
     "rep_note_uploaded": ("{n} lượt được ghi khi máy điểm danh mất mạng và gửi lên sau (chậm nhất {minutes} phút).",
-                          "{n} check-ins were recorded offline by a kiosk and uploaded later (at most {minutes} "
-                          "minutes late)."),
+                          "{n} [[n:check-in was|check-ins were]] recorded offline by a kiosk and uploaded later "
+                          "(at most {minutes} [[minutes:minute|minutes]] late)."),
     "rep_directly_under": ("Trực thuộc {unit}", "Directly under {unit}"),
     "rep_session": ("Phiên", "Session"),
     "rep_time": ("Thời gian", "Time"),
@@ -111,8 +120,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "res_intro": ("{conference} được tổ chức cho {unit} tại {halls} điểm cầu: {two_way} điểm cầu truyền hình hai "
                   "chiều, {receive} điểm cầu chỉ nhận tín hiệu, {broadcast} điểm cầu theo dõi qua truyền hình và "
                   "{in_person} điểm cầu trực tiếp.",
-                  "{conference} was held for {unit} in {halls} halls: {two_way} two-way, {receive} receive-only, "
-                  "{broadcast} following the TV broadcast and {in_person} in person."),
+                  "{conference} was held for {unit} in {halls} [[halls:hall|halls]]: {two_way} two-way, "
+                  "{receive} receive-only, {broadcast} following the TV broadcast and {in_person} in person."),
     "res_no_sessions": ("{conference} chưa có phiên nào.", "{conference} has no sessions yet."),
     "res_session": ("Phiên \"{session}\" ({start}): triệu tập {expected} đại biểu, có mặt {present} ({percent}), "
                     "trong đó trực tiếp {in_person}, trực tuyến {online}, theo báo cáo số lượng {reported}; vắng có "
@@ -121,11 +130,13 @@ WORDS: dict[str, tuple[str, str]] = {
                     "in person, {online} online, {reported} by reported headcounts; {excused} absent with reason, "
                     "{unexcused} without, {pending} not checked in."),
     "res_documents": ("Tài liệu hội nghị được phát hành qua mã QR thay cho bản in: {n} tài liệu, {openings} lượt mở.",
-                      "Documents were handed out by QR code instead of paper: {n} documents, opened {openings} times."),
+                      "Documents were handed out by QR code instead of paper: {n} [[n:document|documents]], "
+                      "opened {openings} [[openings:time|times]]."),
     "res_feedback": ("Đại biểu gửi {n} ý kiến, đề xuất, kiến nghị và đăng ký phát biểu: đã trả lời {answered}, đã tiếp "
                      "thu {accepted}, đang xử lý {working}, mới {new}, chuyển cấp trên {escalated}.",
-                     "Delegates sent {n} opinions, proposals, recommendations and requests to speak: {answered} "
-                     "answered, {accepted} accepted, {working} in progress, {new} new, {escalated} passed upward."),
+                     "Delegates sent {n} [[n:item of feedback|opinions, proposals, recommendations and requests "
+                     "to speak]]: {answered} answered, {accepted} accepted, {working} in progress, {new} new, "
+                     "{escalated} passed upward."),
     "res_table_sessions": ("Kết quả điểm danh theo phiên", "Attendance by session"),
     "res_table_units": ("Kết quả theo đơn vị – {session}", "By unit – {session}"),
     "res_table_methods": ("Hình thức điểm danh (các phiên)", "Check-in methods (all sessions)"),

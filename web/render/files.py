@@ -65,11 +65,26 @@ def write(cell: XlCell, value: Cell, kind: Kind) -> None:
         cell.number_format = "#,##0"
 
 
+SHEET_NAME_MAX = 31  # Excel's limit
+
+
+def shortened(text: str, limit: int) -> str:
+    """The text cut to at most `limit` characters at a word boundary (a single longer word is cut)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit + 1].rsplit(" ", 1)[0].rstrip(" –-·,.:;(")
+    return cut if cut and len(cut) <= limit else text[:limit].rstrip()
+
+
 def sheet_name(title: str, taken: set[str]) -> str:
-    base = SHEET_NAME_BAD.sub(" ", title).strip().strip("'")[:28] or "Sheet"
+    """A sheet's name from its table's title: at most 31 characters, cut between words, unique in the book
+    (case-insensitively, as Excel compares them) with " 2", " 3"… when two titles shorten alike."""
+    clean = " ".join(SHEET_NAME_BAD.sub(" ", title).split()).strip("'")
+    base = shortened(clean, SHEET_NAME_MAX) or "Sheet"
     name, n = base, 2
     while name.lower() in taken:
-        name, n = f"{base[:26]} {n}", n + 1
+        suffix = f" {n}"
+        name, n = shortened(clean, SHEET_NAME_MAX - len(suffix)) + suffix, n + 1
     taken.add(name.lower())
     return name
 
@@ -169,6 +184,7 @@ class ReportPdf(FPDF):
         header = [nfc(c.title) for c in table.columns]
         top = self.get_y()
         self._row(header, layout, "B", fill=True)
+        group = ""
         for row in table.rows:
             cells = [nfc(display(value, column.kind, lang)) for value, column in zip(row.cells, table.columns,
                                                                                      strict=True)]
@@ -176,11 +192,17 @@ class ReportPdf(FPDF):
                 cells[0] = "\u00a0" * (3 * row.depth) + cells[0]
             style = "B" if row.total else ""
             lines = self._lines(cells, layout, style)
-            if self.get_y() + layout.height(lines) > self.page_break_trigger:
+            band = layout.height([[""]]) if row.group and row.group != group else 0.0
+            if self.get_y() + band + layout.height(lines) > self.page_break_trigger:
                 self._columns(layout, top)
                 self.add_page()
                 top = self.get_y()
                 self._row(header, layout, "B", fill=True)
+            if band:  # the rows of one group (an absentee list's cell) under its name, across the table
+                self._columns(layout, top)
+                group = row.group
+                self._band(nfc(group), layout)
+                top = self.get_y()
             self._row(cells, layout, style, lines)
         self._columns(layout, top)
         self.ln(1)
@@ -210,6 +232,16 @@ class ReportPdf(FPDF):
                     self.text(left, y + layout.pad + (i + 0.78) * layout.leading, line)
             x += width
         self.line(self.l_margin, y + height, self.l_margin + sum(layout.widths), y + height)
+        self.set_y(y + height)
+
+    def _band(self, text: str, layout: _Layout) -> None:
+        """A group's name in bold on a shaded line the width of the table."""
+        self.set_font(FAMILY, "B", layout.size)
+        x, y = self.l_margin, self.get_y()
+        height = layout.height([[text]])
+        self.set_fill_color(247, 248, 250)
+        self.rect(x, y, sum(layout.widths), height, style="DF")
+        self.text(x + layout.pad, y + layout.pad + 0.78 * layout.leading, text[:200])
         self.set_y(y + height)
 
     def _columns(self, layout: _Layout, top: float) -> None:

@@ -12,14 +12,15 @@ from attendance.counting import Source
 from conference.feedback import FeedbackKind, FeedbackState
 from conference.units import Unit, UnitTree
 from web.reporting.figures import Figures
-from web.reporting.model import Column, Filters, Kind, Row, Table, Words, number_columns
+from web.reporting.model import Absence, Column, Filters, Kind, Row, Table, Words, number_columns
 
 CHECKIN_METHODS = (Method.QR, Method.FACE, Method.MANUAL, Method.ONLINE)
 OFFLINE_LAG = timedelta(minutes=1)  # a check-in recorded this long after the kiosk saw it was uploaded later
 
 
 def absentees(fig: Figures, filters: Filters, words: Words) -> Table:
-    """4. Absentees per cell, with their reasons, for make-up study."""
+    """4. Absentees per cell, with their reasons, for make-up study; those not yet checked in only when
+    asked for (`filters.pending`, or the filter to them), else counted in a note."""
     t = words.t
     data = fig.data
     tree = data.tree
@@ -32,6 +33,8 @@ def absentees(fig: Figures, filters: Filters, words: Words) -> Table:
     subtree = tree.subtree_ids(data.root.id)
     paths: dict[int, tuple[str, ...]] = {}
     found: list[tuple[tuple[str, ...], str, Row]] = []
+    listed_pending = filters.pending or filters.absence == Absence.PENDING
+    unlisted = 0
     for person, hall_id, unit_id in data.invitees:
         if person.exempt or unit_id not in subtree:
             continue
@@ -42,6 +45,9 @@ def absentees(fig: Figures, filters: Filters, words: Words) -> Table:
             continue
         shown = status if status in (Status.ABSENT_EXCUSED, Status.ABSENT_UNEXCUSED) else "pending"
         if filters.absence is not None and shown != filters.absence:
+            continue
+        if shown == "pending" and not listed_pending:
+            unlisted += 1
             continue
         cell = tree.get(unit_id).name
         hall = halls[hall_id].name if hall_id in halls else ""
@@ -56,6 +62,8 @@ def absentees(fig: Figures, filters: Filters, words: Words) -> Table:
         if fig.sources.get(h.id) == Source.REPORTED and r is not None and r.absent_excused + r.absent_unexcused:
             table.notes.append(t("rep_note_headcount_absent", hall=h.name, excused=r.absent_excused,
                                  unexcused=r.absent_unexcused))
+    if unlisted:
+        table.notes.append(t("rep_note_pending_unlisted", n=unlisted))
     if not table.rows and not table.notes:
         table.notes.append(t("rep_no_absentees"))
     return table

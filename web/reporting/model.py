@@ -80,6 +80,7 @@ class Filters:
     source: Source | None = None
     absence: Absence | None = None  # absentees of one kind
     depth: int | None = None  # unit rollup: levels below the report's unit
+    pending: bool = False  # the absentees list names those not yet checked in too (a province: tens of thousands)
 
 
 def number_columns(keys: Iterable[str], t: Callable[..., str], kind: Kind = Kind.NUMBER) -> list[Column]:

@@ -32,6 +32,7 @@ from web.http.encoding import ok, see_other
 from web.http.templating import render
 from web.i18n import LANGUAGES
 from web.throttle.rule import Throttled
+from web.usecases.member import member_home
 
 
 async def home(request: Request) -> Response:
@@ -129,7 +130,8 @@ async def me(request: Request) -> JSONResponse:
 
 async def my_home(request: Request) -> Response:
     user = await current_user(request)
-    items = await services(request).conference.my_conferences(user)
+    svc = services(request)
+    items = await member_home(svc.conference, svc.facts, svc.attendance.ledger, user)
     return await render(request, "me.html", items=items)
 
 

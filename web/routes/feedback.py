@@ -65,13 +65,28 @@ async def my_feedback(request: Request) -> Response:
             sent = FeedbackView(fb, "", "", "", "", False)
         except ConferenceError as e:
             error = e
+    elif "conference" in request.query_params:  # "Gửi ý kiến" from a conference: that conference chosen
+        draft["conference_id"] = request.query_params["conference"]
     conferences = await svc.conferences(user)
     mine = await svc.my_feedback(user)
     flash = request.session.pop("flash", None)
-    return await render(request, "my_feedback.html", status_code=422 if error else 200, error=error,
+    return await render(request, "my_feedback.html", status_code=422 if error else 200,
+                        form_error=refused_field(error, draft, user) if error else None,
                         receipt=receipt, sent=sent, items=mine, conferences=conferences, kinds=list(FeedbackKind),
-                        draft=draft if error else {}, content_max=CONTENT_MAX,
+                        draft=draft if error or request.method == "GET" else {}, content_max=CONTENT_MAX,
                         can_send=user.person_id is not None, flash=flash == "fb_sent")
+
+
+def refused_field(error: ConferenceError, draft: dict[str, str], user: User) -> tuple[str, str]:
+    """The refused field and the key of its words in the page's language (shown beside the field)."""
+    if user.person_id is None:
+        return "content", "fb_no_roster"
+    field = getattr(error, "field", None)
+    if field == "content":
+        return "content", "fb_error_empty" if not draft["content"].strip() else "fb_error_long"
+    if field == "conference_id" or isinstance(error, (Forbidden, NotFound)):
+        return "conference_id", "fb_error_conference"
+    return "kind", "fb_error_kind"
 
 
 async def receipt_lookup(request: Request) -> Response:

@@ -46,7 +46,7 @@ def filters_of(request: Request) -> tuple[int | None, Filters]:
     return query_number(request, "unit", 1), Filters(
         level=query_number(request, "level", 0, 3), channel=query_option(request, "channel", Channel),
         source=query_option(request, "source", Source), absence=query_option(request, "absence", Absence),
-        depth=query_number(request, "depth", 0, 10))
+        depth=query_number(request, "depth", 0, 10), pending=query_number(request, "pending", 0, 1) == 1)
 
 
 def _filter_line(filters: Filters, lang: str) -> str:
@@ -62,6 +62,8 @@ def _filter_line(filters: Filters, lang: str) -> str:
         parts.append(t(f"status_{filters.absence}") if filters.absence != "pending" else t("rep_pending"))
     if filters.depth is not None:
         parts.append(t("rep_depth_n", n=filters.depth))
+    if filters.pending:
+        parts.append(t("rep_list_pending"))
     return t("rep_filters_line", filters=", ".join(parts)) if parts else ""
 
 
@@ -90,6 +92,9 @@ def heading_of(request: Request, user: User, report: SessionReport, filters: Fil
     if line := _filter_line(filters, lang):
         lines.append(line)
     made = t("rep_made", at=format_datetime(data.now, zone), by=user.display_name)
+    if data.now < session.ends_at:  # figures still moving: a report made before the end is provisional
+        lines.insert(0, t("rep_provisional_line", end=format_datetime(session.ends_at, zone)))
+        return Heading(f"{t('rep_title')} ({t('rep_provisional')})", lines, made, lang)
     return Heading(t("rep_title"), lines, made, lang)
 
 

@@ -29,9 +29,15 @@ export function config(id) {
   return node ? JSON.parse(node.textContent) : null;
 }
 
-/** A translated template with its `{name}` placeholders filled ("{n} lượt chờ gửi"). */
+/**
+ * A translated template with its `{name}` placeholders filled ("{n} lượt chờ gửi"), and each plural
+ * `[[n:one|other]]` as one form by the count `params.n` (web/i18n/common.py `plural`, the same rule).
+ */
 export function fill(template, params) {
-  return String(template).replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m));
+  const count = (v) => (typeof v === "number" ? v : Number(String(v).replace(/\D/g, "")) || 0);
+  return String(template)
+    .replace(/\[\[(\w+):([^|\]]*)\|([^\]]*)\]\]/g, (m, k, one, other) => (k in params ? (count(params[k]) === 1 ? one : other) : m))
+    .replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m));
 }
 
 /** A name folded for search without diacritics ("Đông Hà" → "dong ha"), as the server's search folds it. */

@@ -242,17 +242,20 @@ function setMode(mode) {
 }
 
 // -- state display ----------------------------------------------------------------------------------
+// The status chip, the viewer count and the recording badge; the count and the badge only while on air
+// (a stopped broadcast's lingering peers and muxer are not "2 viewers, recording"). The presenter's page
+// says "not on air" in its own words, not the viewers' "the picture appears when it starts".
 function renderState(state) {
   const status = $("media-status");
   if (status) {
     status.className = "live-status " + (state.live ? "live" : "idle");
     status.querySelector(".text").textContent = state.live
       ? (state.on_air && state.on_air.kind === "hall" ? fill(L.media_on_air_hall, { name: state.on_air.name }) : L.media_live)
-      : L.media_not_live;
+      : (cfg.page === "present" ? L.media_off_air : L.media_not_live);
   }
   const viewers = $("media-viewers");
-  if (viewers) viewers.textContent = fill(L.media_viewers, { n: state.viewers });
-  show($("media-recording"), !!state.recording);
+  if (viewers) viewers.textContent = state.live ? fill(L.media_viewers, { n: state.viewers }) : "";
+  show($("media-recording"), !!(state.live && state.recording));
   if (state.live) say("");
 }
 function renderFloor(live, state, control) {
@@ -446,7 +449,7 @@ async function presentPage() {
   }
   function stop() { sending = false; if (publisher) publisher.release(); preview.srcObject = null; buttons(); }
   startButton.onclick = go;
-  stopButton.onclick = stop;
+  stopButton.onclick = function () { if (window.confirm(L.media_stop_confirm)) stop(); };
   buttons();
   const takeBack = $("floor-take-back");
   if (takeBack) takeBack.onclick = function () { live.send({ type: "floor", session: cfg.session, action: "take_back" }); };
