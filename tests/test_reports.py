@@ -25,6 +25,7 @@ from conference.units import UnitType, new_unit
 from tests.test_checkin_api import qr_text
 from tests.world import World, sign_in
 from web.bootstrap import Services
+from web.render.files import sheet_name
 
 SCRIPT_NAME = "<script>alert(1)</script>"
 FORMULA_NAME = '=HYPERLINK("http://x")'
@@ -176,6 +177,41 @@ def test_session_report_xlsx_and_pdf_match_the_ledger(world_client: tuple[TestCl
     entries = call(client, services_of(client).conference.store.audit_entries, 20)
     kinds = [e.action.value for e in entries if e.subject == f"session:{world.session_id}"]
     assert kinds == ["view_people", "export_people", "export_people"]
+
+
+def test_by_default_a_report_counts_those_not_checked_in_and_says_it_is_provisional(
+        world_client: tuple[TestClient, World], tmp_path: Path) -> None:
+    """A province's report listed everyone not yet checked in (2,335 pages): now only on request. The session
+    has not ended yet (it starts in an hour), so every form of the report says its figures are provisional."""
+    client, world = world_client
+    hold_session(client, world)
+    sign_in(client, "org.p")
+    book = load_workbook(io.BytesIO(client.get(f"/sessions/{world.session_id}/report.xlsx").content))
+    ws = sheet(book, "4. Danh sách vắng mặt theo chi bộ")
+    assert [(r["Họ và tên"], r["Tình trạng"]) for r in rows_of(ws)] == [("Lê Văn Cường", "Vắng có lý do")]
+    cells = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "3 đại biểu chưa điểm danh không được liệt kê (chọn \"Liệt kê cả người chưa điểm danh\" để xem)." in cells
+    assert "Báo cáo điểm danh (Tạm tính)" in cells and any(c.startswith("Số liệu tạm tính: phiên chưa kết thúc")
+                                                           for c in cells)
+    names = [w.title for w in book.worksheets]
+    assert all(len(n) <= 31 for n in names) and len({n.lower() for n in names}) == len(names)
+    assert "4. Danh sách vắng mặt theo chi" in names  # cut between words, not "…theo c"
+    text = pdf_text(client.get(f"/sessions/{world.session_id}/report.pdf").content, tmp_path, "default")
+    assert "Báo cáo điểm danh (Tạm tính)" in text and "Trần Thị Bình" not in text and "Lê Văn Cường" in text
+    page = client.get(f"/sessions/{world.session_id}/report").text
+    assert 'name="pending" value="1" >' in page and "(Tạm tính)" in page
+    english = client.get(f"/api/sessions/{world.session_id}/report", params={"lang": "en"}).json()
+    notes = {t["key"]: t["notes"] for t in english["tables"]}["absentees"]
+    assert any(n.startswith("3 delegates not checked in are not listed") for n in notes), notes
+
+
+def test_sheet_names_are_cut_between_words_and_unique() -> None:
+    taken: set[str] = set()
+    names = [sheet_name(title, taken) for title in ("Kết quả theo đơn vị – Phiên khai mạc buổi sáng",
+                                                    "Kết quả theo đơn vị – Phiên khai mạc buổi chiều",
+                                                    "Kết quả theo đơn vị: [Phiên] *ba*", "x" * 40)]
+    assert names == ["Kết quả theo đơn vị – Phiên", "Kết quả theo đơn vị – Phiên 2", "Kết quả theo đơn vị Phiên ba",
+                     "x" * 31]
 
 
 def test_filters_json_and_scope(world_client: tuple[TestClient, World]) -> None:
