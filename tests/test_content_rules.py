@@ -228,7 +228,7 @@ def test_absentees_methods_timing_and_feedback() -> None:
     # those not yet checked in are counted in a note unless asked for (a province's would fill 2,000 pages)
     assert [(r.cells[1], r.cells[4], r.cells[5]) for r in absent.rows] == [
         ("Trần Thị Bình", "status_absent_excused", "Ốm")]
-    assert "rep_note_pending_unlisted[('n', 1)]" in absent.notes
+    assert "rep_note_pending_unlisted[('n', '1')]" in absent.notes
     absent = {t.key: t for t in session_tables(data, Filters(pending=True), WORDS)}["absentees"]
     assert [(r.cells[1], r.cells[4], r.cells[5]) for r in absent.rows] == [
         ("Lê Thị Tư", "rep_pending", ""), ("Trần Thị Bình", "status_absent_excused", "Ốm")]

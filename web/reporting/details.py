@@ -12,7 +12,7 @@ from attendance.counting import Source
 from conference.feedback import FeedbackKind, FeedbackState
 from conference.units import Unit, UnitTree
 from web.reporting.figures import Figures
-from web.reporting.model import Absence, Column, Filters, Kind, Row, Table, Words, number_columns
+from web.reporting.model import Absence, Column, Filters, Kind, Row, Table, Words, display, number_columns
 
 CHECKIN_METHODS = (Method.QR, Method.FACE, Method.MANUAL, Method.ONLINE)
 OFFLINE_LAG = timedelta(minutes=1)  # a check-in recorded this long after the kiosk saw it was uploaded later
@@ -63,7 +63,7 @@ def absentees(fig: Figures, filters: Filters, words: Words) -> Table:
             table.notes.append(t("rep_note_headcount_absent", hall=h.name, excused=r.absent_excused,
                                  unexcused=r.absent_unexcused))
     if unlisted:
-        table.notes.append(t("rep_note_pending_unlisted", n=unlisted))
+        table.notes.append(t("rep_note_pending_unlisted", n=display(unlisted, Kind.NUMBER, words.lang)))
     if not table.rows and not table.notes:
         table.notes.append(t("rep_no_absentees"))
     return table

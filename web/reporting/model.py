@@ -63,6 +63,7 @@ class Words:
 
     t: Callable[..., str]
     refusal: Callable[[str], str]
+    lang: str = "vi"  # numbers in the words: 68.600 (vi), 68,600 (en)
 
 
 class Absence(StrEnum):

@@ -29,7 +29,7 @@ from web.usecases.attendance import Attendance
 
 def words(lang: str) -> Words:
     index = 1 if lang == "en" else 0
-    return Words(translator(lang), lambda reason: REFUSALS.get(reason, (reason, reason))[index])
+    return Words(translator(lang), lambda reason: REFUSALS.get(reason, (reason, reason))[index], lang)
 
 
 @dataclass(frozen=True)
