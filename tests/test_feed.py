@@ -56,3 +56,10 @@ async def test_accepted_after_gives_each_accepted_scans_check_in_since_an_event(
     assert await store.accepted_after(0, [setup.session_id + 1]) == []
     assert await store.accepted_after(rows[-1][0], [setup.session_id]) == []
     assert await store.last_event() >= rows[-1][0]
+
+
+def test_a_window_keeps_only_the_marks_it_needs() -> None:
+    w = Window(lookback=5.0)
+    for t in range(1000):  # a day of a working bus, in short
+        w.saw(t, now=float(t))
+    assert w.after(999.0) == 994 and len(w._marks) <= 7

@@ -54,6 +54,7 @@ class Window:
         """The newest id is `top` (read while the bus works: nothing to hand on)."""
         self.top = max(self.top, top)
         self._marks.append((now, self.top))
+        self.after(now)  # the marks older than needed forgotten
 
     def after(self, now: float) -> int:
         """Read the ids after this one."""
