@@ -37,6 +37,7 @@ from tests.browser import free_port
 from tests.world import World, build_world, sign_in
 from web.app import create_app
 from web.live import protocol
+from web.live.messages import CLIENT, SERVER
 from web.live.protocol import Close, ProtocolError
 from web.settings import load
 
@@ -46,11 +47,8 @@ FUZZ = settings(derandomize=True, database=None, deadline=None,
                                        HealthCheck.data_too_large, HealthCheck.large_base_example])
 
 CLIENT_FAULTS = {Close.BAD_VERSION, Close.BAD_AUTH, Close.BAD_MESSAGE, Close.TOO_BIG}  # docs/PROTOCOL.md section 5
-SERVER_FRAMES = {"welcome", "pong", "subscribed", "snapshot", "change", "error",  # sections 1-4
-                 "rtc_answer", "rtc_error", "rtc_closed", "media_state",  # section 7
-                 "camera", "read", "verdict", "face_confirm", "face"}  # section 8
-CLIENT_TYPES = ["hello", "subscribe", "unsubscribe", "ping", "camera", "rtc_offer", "rtc_candidate", "rtc_close",
-                "media_watch", "raise_hand", "lower_hand", "floor"]
+SERVER_FRAMES = set(SERVER)  # the server messages of /api/asyncapi.json (each frame checked by tests/conftest.py)
+CLIENT_TYPES = sorted(CLIENT)
 FIELDS = ["v", "ticket", "device_token", "topic", "since", "epoch", "session_id", "mode", "lang", "session", "role",
           "sdp", "hall", "halls", "ref", "pc", "candidate", "sdp_mid", "sdp_mline_index", "action"]
 

@@ -120,6 +120,7 @@ async def live(ws: WebSocket) -> None:
                     conn.push(frame("error", topic=message.topic, **refusal))
             elif isinstance(message, Unsubscribe):
                 hub.unsubscribe(conn, message.topic)
+                conn.push(frame("unsubscribed", topic=message.topic))
             elif isinstance(message, Camera):
                 camera = await open_camera(services(ws), conn, hello.device_token, message)
             elif isinstance(message, MEDIA_MESSAGES):

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from attendance.online import NotCounted
+
 Schema = dict[str, Any]
 
 VERSION = 1
@@ -21,7 +23,8 @@ ID_MAX = 999_999_999
 NESTING_MAX = 32  # levels of arrays and objects in one client message
 RECENT_MAX = 30  # check-ins a topic's `recent` holds, in a snapshot and in a change
 CAMERA_MODES = ("qr", "face")
-TOPIC_PATTERN = r"^session:(\d{1,9})/(?:(unit|hall):(\d{1,9})|(viewer))$"
+# a topic's one spelling: ids from 1 to 999999999 without leading zeros (any other is `bad_topic`)
+TOPIC_PATTERN = r"^session:([1-9]\d{0,8})/(?:(unit|hall):([1-9]\d{0,8})|(viewer))$"
 
 
 def _text(limit: int, about: str = "") -> Schema:
@@ -48,7 +51,9 @@ COUNT: Schema = {"type": "integer", "minimum": 0}
 PERCENT: Schema = {"type": "number", "minimum": 0}
 TIME: Schema = {"type": "string", "format": "date-time"}
 TOPIC: Schema = {"type": "string", "minLength": 1, "maxLength": 100,
-                 "description": "session:S/unit:U, session:S/hall:H or session:S/viewer (ids 1 to 999999999)"}
+                 "description": "session:S/unit:U, session:S/hall:H or session:S/viewer (ids 1 to 999999999, "
+                                "no leading zeros; any other spelling is refused with the error bad_topic)"}
+KNOWN_TOPIC: Schema = {**TOPIC, "pattern": TOPIC_PATTERN}  # a topic the server names: always a valid one
 
 # -- client to server ---------------------------------------------------------------------------------
 
@@ -137,16 +142,18 @@ SERVER: dict[str, Schema] = {
                                         _obj({"device_id": ID, "hall_id": ID}, closed=True)]}},
                     description="The answer to hello: who the connection is (an account or a kiosk)."),
     "pong": _obj({"t": {"type": "integer", "description": "server time, unix seconds"}},
-                 description="The answer to ping."),
-    "subscribed": _obj({"topic": TOPIC}, description="A viewer topic's subscription (it has no snapshot)."),
+                 {"counted": {"type": "boolean", "description": "to a viewer: whether the ping counted as watching"},
+                  "reason": {"enum": [r.value for r in NotCounted], "description": "why it did not count"}},
+                 closed=True, description="The answer to ping."),
+    "subscribed": _obj({"topic": KNOWN_TOPIC}, description="A viewer topic's subscription (it has no snapshot)."),
     "unsubscribed": _obj({"topic": TOPIC}, description="The answer to unsubscribe (also for a topic not read)."),
-    "resumed": _obj({"topic": TOPIC, "seq": COUNT, "epoch": {"type": "string"}},
+    "resumed": _obj({"topic": KNOWN_TOPIC, "seq": COUNT, "epoch": {"type": "string"}},
                     description="After the missed changes of a resume (none, when nothing was missed): the client "
                                 "holds the topic's state up to seq."),
-    "snapshot": _obj({"topic": TOPIC, "seq": COUNT, "epoch": {"type": "string"},
+    "snapshot": _obj({"topic": KNOWN_TOPIC, "seq": COUNT, "epoch": {"type": "string"},
                       "data": {"anyOf": [UNIT_STATE, HALL_STATE]}},
                      description="A topic's whole state; replaces what the client held."),
-    "change": _obj({"topic": TOPIC, "seq": ID, "data": {"anyOf": [UNIT_CHANGE, HALL_CHANGE]}},
+    "change": _obj({"topic": KNOWN_TOPIC, "seq": ID, "data": {"anyOf": [UNIT_CHANGE, HALL_CHANGE]}},
                    description="What changed since the previous change (seq one more): merged into the state."),
     "error": _obj({"code": {"type": "string"}, "message": {"type": "string"}}, {"topic": TOPIC},
                   description="A refusal; the socket stays open (bad_topic, too_many_topics, forbidden, not_found, "

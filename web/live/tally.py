@@ -9,6 +9,7 @@ rows that differ afterwards are marked changed, so every hub converges on the st
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -24,11 +25,9 @@ from attendance.counting import (
     reported_present,
 )
 from conference.units import UnitTree
+from web.live.messages import RECENT_MAX  # check-ins a topic's feed holds, in a snapshot and in a change
 
-__all__ = ["Arrival", "Changes", "Counts", "HallInfo", "Invitee", "Reported", "SessionTally"]
-
-RECENT_MAX = 30  # check-ins a snapshot's feed holds
-RECENT_PER_CHANGE = 8  # the newest check-ins a change frame carries: up to 40 a second, more than anyone reads
+__all__ = ["RECENT_MAX", "Arrival", "Changes", "Counts", "HallInfo", "Invitee", "Reported", "SessionTally"]
 
 
 class Arrival(NamedTuple):
@@ -69,7 +68,9 @@ class SessionTally:
                     self._subtree_halls[u].append(h.id)
         self.connection: dict[int, tuple[str, datetime | None]] = {}
         self.rate: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_MAX)
+        # each unit's and hall's newest check-ins, newest first (a unit's: those of its subtree's members)
+        self.unit_recent: dict[int, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=RECENT_MAX))
+        self.hall_recent: dict[int, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=RECENT_MAX))
         self.changes = Changes()
         self._load(statuses, reported)
         # each row as the last push left it (a subscriber's snapshot holds it or a later one)
@@ -118,7 +119,7 @@ class SessionTally:
                 self.rate[u][minute] += 1
                 self.changes.minutes[u].add(minute)
             item = self._feed_item(Arrival(person_id, at, hall_id, method), inv, name)
-            self.recent.appendleft(item)
+            self._feed(item, chain)
             self.changes.recent.append(item)
 
     def load_history(self, arrivals: list[Arrival], names: dict[int, str]) -> None:
@@ -134,7 +135,12 @@ class SessionTally:
         for a in arrivals[-RECENT_MAX:]:
             inv = self.invited.get(a.person_id)
             if inv is not None:
-                self.recent.appendleft(self._feed_item(a, inv, names.get(a.person_id, "")))
+                self._feed(self._feed_item(a, inv, names.get(a.person_id, "")), self.chain(inv.unit_id))
+
+    def _feed(self, item: dict[str, Any], chain: list[int]) -> None:
+        for u in chain:
+            self.unit_recent[u].appendleft(item)
+        self.hall_recent[item["hall_id"]].appendleft(item)
 
     def _feed_item(self, a: Arrival, inv: Invitee, name: str) -> dict[str, Any]:
         shown_hall = a.hall_id if a.hall_id in self.halls else inv.hall_id
@@ -216,14 +222,15 @@ class SessionTally:
             "halls": {str(h): self.hall_row(h) for h in self._subtree_halls.get(unit_id, [])},
             "units": {str(c.id): self.unit_row(c.id) for c in self.tree.children(unit_id)},
             "rate": dict(sorted(self.rate[unit_id].items())) if unit_id in self.rate else {},
-            "recent": [r for r in self._pushed_recent() if unit_id in self.chain(r["unit_id"])],
+            "recent": self._pushed(self.unit_recent.get(unit_id, ())),
         }
 
-    def _pushed_recent(self) -> list[dict[str, Any]]:
-        """The recent check-ins already pushed: the others come in the next change frame (a snapshot
-        holding them too would show them twice)."""
+    def _pushed(self, feed: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Of a topic's newest check-ins, those already pushed: the others come in the next change frame
+        (a snapshot holding them too would show them twice). A client that puts each change's `recent`
+        before its own and keeps RECENT_MAX holds what a fresh snapshot would."""
         pending = {id(r) for r in self.changes.recent}
-        return [r for r in self.recent if id(r) not in pending]
+        return [r for r in feed if id(r) not in pending]
 
     def unit_change(self, unit_id: int, changes: Changes, viewers: int, viewers_changed: bool) -> dict[str, Any]:
         """What a subscriber of unit `unit_id` needs from `changes` (empty dict: nothing)."""
@@ -232,6 +239,8 @@ class SessionTally:
         halls = [h for h in subtree_halls if h in changes.hall_rows]
         if halls:
             out["halls"] = {str(h): changes.hall_rows[h] for h in halls}
+        if unit_id in changes.unit_rows:
+            out["unit"] = changes.unit_rows[unit_id]  # the unit's own counts, as its children's rows
         units = [c.id for c in self.tree.children(unit_id) if c.id in changes.unit_rows]
         if units:
             out["units"] = {str(u): changes.unit_rows[u] for u in units}
@@ -242,12 +251,12 @@ class SessionTally:
             out["rate"] = {m: self.rate[unit_id][m] for m in sorted(minutes)}
         recent = [r for r in changes.recent if unit_id in self.chain(r["unit_id"])]
         if recent:
-            out["recent"] = recent[:-RECENT_PER_CHANGE - 1:-1]  # newest first
+            out["recent"] = recent[:-RECENT_MAX - 1:-1]  # newest first, as many as a snapshot holds
         return out
 
     def hall_snapshot(self, hall_id: int) -> dict[str, Any]:
         return {"session": self.session, "hall": self.hall_row(hall_id),
-                "recent": [r for r in self._pushed_recent() if r["hall_id"] == hall_id]}
+                "recent": self._pushed(self.hall_recent.get(hall_id, ()))}
 
     def hall_change(self, hall_id: int, changes: Changes) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -255,7 +264,7 @@ class SessionTally:
             out["hall"] = self.hall_row(hall_id)
         recent = [r for r in changes.recent if r["hall_id"] == hall_id]
         if recent:
-            out["recent"] = recent[:-RECENT_PER_CHANGE - 1:-1]  # newest first
+            out["recent"] = recent[:-RECENT_MAX - 1:-1]  # newest first, as many as a snapshot holds
         return out
 
 

@@ -57,8 +57,8 @@ class LiveSession:
 def join(live: LiveSession, topic: Topic, conn: Conn, since: int | None, epoch: str | None, hub_epoch: str,
          viewers: Callable[[], int]) -> None:
     """Subscribe `conn` (allowed to read `topic`) and send what it needs: the acknowledgement of a viewer
-    topic, the changes missed since `since` when this hub (`hub_epoch`) still holds them all, else a
-    snapshot (`viewers`: the session's viewer count, asked only for one)."""
+    topic, the changes missed since `since` and `resumed` when this hub (`hub_epoch`) still holds them all,
+    else a snapshot (`viewers`: the session's viewer count, asked only for one)."""
     state = live.topics.setdefault(str(topic), TopicState(topic))
     state.subscribers.add(conn)
     conn.topics.add(str(topic))
@@ -70,6 +70,7 @@ def join(live: LiveSession, topic: Topic, conn: Conn, since: int | None, epoch: 
             (since == state.seq or (missed and len(missed) == state.seq - since)):
         for text in missed:
             conn.push(text)
+        conn.push(frame("resumed", topic=str(topic), seq=state.seq, epoch=hub_epoch))  # nothing else was missed
         return
     count = viewers()
     if state.snapshot is None or state.snapshot[0] != (state.seq, count):

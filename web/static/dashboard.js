@@ -60,7 +60,7 @@ function emptyData() {
 function applyData(d, whole) {
   if (whole) data = emptyData();
   if (d.session) data.session = d.session;
-  if (d.unit) data.unit = d.unit;
+  if (d.unit) data.unit = Object.assign(data.unit || {}, d.unit); // a change: the unit's changed fields
   if (d.totals) data.totals = d.totals;
   const changedHalls = [];
   if (d.halls) {

@@ -98,6 +98,9 @@ export class Subscription {
       if (h.change) h.change(m.data, m);
     } else if (m.type === "subscribed") {
       if (h.subscribed) h.subscribed(m);
+    } else if (m.type === "resumed") { // the missed changes came: nothing else was missed
+      this.resuming = false;
+      if (h.resumed) h.resumed(m);
     } else if (m.type === "error") {
       if (h.error) h.error(m);
     }
@@ -259,9 +262,10 @@ export class Hub {
       this.onWelcome(m, this);
       return;
     }
-    if (m.type === "pong") return;
+    if (m.type === "pong" || m.type === "unsubscribed") return;
     const sub = m.topic !== undefined ? this.topics.get(m.topic) : undefined;
-    if (m.type === "snapshot" || m.type === "change" || m.type === "subscribed" || (m.type === "error" && m.topic)) {
+    if (m.type === "snapshot" || m.type === "change" || m.type === "subscribed" || m.type === "resumed" ||
+        (m.type === "error" && m.topic)) {
       if (sub) sub.receive(m); // a topic already left: nothing to do
       return;
     }
