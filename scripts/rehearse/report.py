@@ -100,6 +100,17 @@ def catch_up(frames: list[list[tuple[float, int, int, int]]], acks: list[float],
     return worst
 
 
+def lag_between(frames: list[list[tuple[float, int, int, int]]], acks: list[float], start: float, stop: float,
+                ended: float) -> list[float]:
+    """Every dashboard's lag (ms) for the check-ins acknowledged from `start` to `stop`, sorted."""
+    chosen = [k for k, t in enumerate(acks) if start <= t <= stop]
+    out: list[float] = []
+    for seen in frames:
+        lag = latencies([(t, n) for t, n, _, _ in seen], 0, acks, acks, ended)[0]
+        out += [lag[k] for k in chosen]
+    return sorted(out)
+
+
 def failed_tries(attempts: list[tuple[float, int, str]], start: float, stop: float) -> str:
     seen = Counter(f"{status or 'no answer'} {reason}".strip() for t, status, reason in attempts if start <= t <= stop)
     return ", ".join(f"{k} ×{v:,}" for k, v in seen.most_common(6)) or "none"
@@ -294,8 +305,11 @@ def fault_sections(run: Run, acks: list[float], frames: list[list[tuple[float, i
                    f"{_s(catch_up(frames, acks, killed))} s after it")
     if "redis_stopped" in m:
         stopped, back = m["redis_stopped"], m.get("redis_back", m["redis_stopped"])
-        out.append(f"fault stop-redis: stopped at {stopped - run.t0:.0f} s for {back - stopped:.1f} s; dashboards "
-                   f"counted everything acknowledged by its return {_s(catch_up(frames, acks, back))} s after it")
+        during = lag_between(frames, acks, stopped, back, run.ended + 60)
+        out.append(f"fault stop-redis: stopped at {stopped - run.t0:.0f} s for {back - stopped:.1f} s; dashboard lag "
+                   f"of the {len(during) // max(1, len(frames)):,} check-ins acknowledged meanwhile (ms from ack "
+                   f"p50 / p90 / p99 / max) {_ms(during)}; dashboards counted everything acknowledged by its return "
+                   f"{_s(catch_up(frames, acks, back))} s after it")
     if "postgres_stopped" in m:
         stopped, back = m["postgres_stopped"], m.get("postgres_back", m["postgres_stopped"])
         after = [t for t in acks if t > back]
