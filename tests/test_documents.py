@@ -123,6 +123,7 @@ def test_documents_by_link_and_qr_with_access_and_openings(world_client: tuple[T
     assert client.head(f"/documents/{pub}/file").status_code == 200  # a HEAD is not an opening
     mine = client.get("/me/documents").text
     assert "Hướng dẫn 15-HD/BTGTU" in mine and "Đề cương &lt;b&gt;báo cáo&lt;/b&gt;" in mine
+    assert f'href="/documents/{pub}/file"' in mine  # one tap opens the document (its details one link aside)
     assert client.post(f"/documents/{pub}/delete", data={"csrf": page_csrf(mine)}).status_code == 403
 
     # openings are counted per unit, never per person

@@ -127,6 +127,12 @@ def test_feedback_is_scoped_and_length_limited(world_client: tuple[TestClient, W
     assert too_long.status_code == 422 and too_long.json()["field"] == "content"
     status, html = send(client, content="ý" * 4001)
     assert status == 422 and "ý" * 4001 in html  # kept in the form to shorten, not lost
+    assert 'id="fb-error" data-field="content">Nội dung dài quá: tối đa 4.000 ký tự.' in html  # on the form
+    client.get("/lang/en")  # the same refusal in the page's language, the conference chosen kept
+    status, html = send(client, content="  ", conference_id=str(world.conference_id))
+    assert status == 422 and 'data-field="content">Please write the feedback.</p>' in html
+    assert f'<option value="{world.conference_id}" selected>' in html and 'value="proposal" checked' in html
+    client.get("/lang/vi")
     sent = client.post("/api/feedback", json={"kind": "speak_request", "content": "Xin phát biểu về chuyển đổi số",
                                               "conference_id": world.conference_id}, headers={"X-CSRF-Token": csrf})
     assert sent.status_code == 201 and sent.json()["author"] == "Nguyễn Văn An" and "receipt" not in sent.json()
