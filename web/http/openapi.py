@@ -325,8 +325,9 @@ def document() -> dict[str, Any]:
             "/api/devices/enrol": {"post": op("Spend an enrolment code; returns the device token once", "none", 201,
                                               body=obj(["code", "name"], code=STR, name=STR),
                                               errors=(422, 429))},
-            "/api/kiosk/halls/{hid}": {"get": op("The kiosk's hall and its invitees", "kiosk",
-                                                 params=[hid, query("q", STR), query("limit", INT)])},
+            "/api/kiosk/halls/{hid}": {"get": op(
+                "The kiosk's hall and its invitees (what tells namesakes apart; with session_id, when each was "
+                "checked in)", "kiosk", params=[hid, query("q", STR), query("limit", INT), query("session_id", INT)])},
             "/api/kiosk/bundle": {"get": op("Keys, revocations and roster for offline check-in", "kiosk",
                                             params=[query("session_id", INT, True)])},
             "/api/kiosk/sessions": {"get": op(

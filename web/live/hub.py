@@ -99,7 +99,10 @@ class Hub:
 
     # -- connections --------------------------------------------------------------------------------
     def register(self, conn: Conn) -> None:
+        """A connection said hello; a kiosk's hall shows online from now on (not from its first ping)."""
         self.conns.add(conn)
+        if conn.device is not None:
+            self.presence.saw_hall(conn.device.hall_id, datetime.now(UTC))
 
     def disconnect(self, conn: Conn) -> None:
         self.conns.discard(conn)

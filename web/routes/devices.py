@@ -10,7 +10,7 @@ from starlette.routing import Route
 from conference.accounts import Action
 from web.bootstrap import services
 from web.http.auth import api_user, client_address, current_device
-from web.http.decoding import body, field, path_int, query_int, query_text
+from web.http.decoding import body, field, path_int, query_int, query_number, query_text
 from web.http.encoding import ok, plain
 
 
@@ -48,12 +48,17 @@ async def enrol(request: Request) -> JSONResponse:
 
 
 async def kiosk_hall(request: Request) -> JSONResponse:
+    """The kiosk's hall and its invitees found by name, with what tells namesakes apart (`detail`) and, for a
+    `session_id` of the hall, when each was checked in (`checked_in_at`, null if not present)."""
     device = await current_device(request)
     device.require_hall(path_int(request, "hid"))
-    hall, invitees = await services(request).conference.hall_invitees(
-        device.hall_id, query_text(request, "q"), query_int(request, "limit", 50))
+    svc = services(request)
+    query, limit = query_text(request, "q"), query_int(request, "limit", 50)
+    hall, found = await svc.attendance.kiosk_search(device.hall_id, query, limit, query_number(request, "session_id"))
     return ok({"hall": hall, "device_id": device.id,
-               "people": [{"id": p.id, "full_name": p.full_name, "unit_id": p.unit_id} for p in invitees]})
+               "people": [{"id": p.id, "full_name": p.full_name, "unit_id": p.unit_id, "detail": detail,
+                           "checked_in_at": c.server_time if c is not None and c.present else None}
+                          for p, detail, c in found]})
 
 
 routes = [

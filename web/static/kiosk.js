@@ -139,8 +139,7 @@ async function setup() {
     button.type = "button";
     button.dataset.session = s.id;
     button.append(el("strong", "", s.title), el("span", "muted", when(s.starts_at) + " – " + hhmm(s.ends_at)),
-      el("span", "badge " + (s.checkin_open ? "online" : "offline"),
-        s.checkin_open ? L.kiosk_checkin_open : L.kiosk_checkin_closed));
+      el("span", "badge " + (s.checkin_open ? "online" : "offline"), windowBadge(s)));
     button.addEventListener("click", () => pick(s));
     item.append(button);
     list.append(item);
@@ -155,6 +154,25 @@ function pick(s) {
     b.setAttribute("aria-pressed", String(Number(b.dataset.session) === s.id));
   }
   $("start").disabled = false;
+  alertIn($("window-warning"), windowWarning(s));
+}
+
+// The check-in window as the server sent it: open, not yet open (and when it opens) or closed.
+function windowState(s, now = Date.now()) {
+  if (!s || !s.checkin_opens_at) return "open";
+  if (now < Date.parse(s.checkin_opens_at)) return "not_yet";
+  if (now > Date.parse(s.checkin_closes_at)) return "closed";
+  return "open";
+}
+function windowBadge(s) {
+  const state = s.checkin_open ? "open" : windowState(s);
+  return state === "not_yet" ? fill(L.kiosk_opens_at, { time: when(s.checkin_opens_at) })
+    : state === "closed" ? fill(L.kiosk_closed_at, { time: when(s.checkin_closes_at) }) : L.kiosk_checkin_open;
+}
+function windowWarning(s) {
+  const state = s.checkin_open ? "open" : windowState(s);
+  return state === "not_yet" ? fill(L.kiosk_window_not_yet, { time: when(s.checkin_opens_at) })
+    : state === "closed" ? fill(L.kiosk_window_closed, { time: when(s.checkin_closes_at) }) : "";
 }
 
 async function listCameras() {
@@ -174,7 +192,8 @@ async function listCameras() {
 $("start").addEventListener("click", () => {
   if (!chosen) return;
   const mode = document.querySelector('input[name="mode"]:checked').value;
-  session = { id: chosen.id, title: chosen.title, mode, camera: $("camera-pick").hidden ? "" : $("camera-select").value };
+  session = { id: chosen.id, title: chosen.title, mode, camera: $("camera-pick").hidden ? "" : $("camera-select").value,
+    checkin_opens_at: chosen.checkin_opens_at, checkin_closes_at: chosen.checkin_closes_at };
   store.set("session", session);
   if (!bundle || bundle.session.session_id !== session.id) { bundle = null; store.drop("bundle"); }
   if (!audio && window.AudioContext) audio = new AudioContext();  // needs this tap to be allowed to play
@@ -194,6 +213,7 @@ function startScanning() {
   $("bar-hall").textContent = hallName;
   $("bar-session").textContent = session.title;
   $("hint").textContent = session.mode === "face" ? L.kiosk_face_hint : L.kiosk_scan_hint;
+  showWindow();
   openCamera();
   hub.start();
   clearInterval(frameTimer);
@@ -201,7 +221,18 @@ function startScanning() {
   updateNet();
 }
 
+let windowTimer = 0;
+function showWindow() {  // outside the window every scan is refused: say so, and when it opens, until it does
+  clearTimeout(windowTimer);
+  const warning = windowWarning(session);
+  alertIn($("window-banner"), warning);
+  if (windowState(session) === "not_yet") {
+    windowTimer = setTimeout(showWindow, Math.min(60_000, Date.parse(session.checkin_opens_at) - Date.now() + 500));
+  }
+}
+
 function stopScanning() {
+  clearTimeout(windowTimer);
   clearInterval(frameTimer);
   frameTimer = 0;
   hub.stop();
@@ -354,6 +385,9 @@ function showVerdict(v, offline) {
     title = name; big = ""; detail = v.message;
   } else {
     title = L.kiosk_refused; big = name; detail = v.message;
+    if (v.reason === "checkin_not_open" && session && session.checkin_opens_at) {
+      detail = [detail, fill(L.kiosk_opens_at, { time: when(session.checkin_opens_at) })].join(" · ");
+    }
   }
   if (offline) detail = [detail, L.kiosk_offline_mark].filter(Boolean).join(" · ");
   const node = $("result");
@@ -607,9 +641,11 @@ async function search(q) {
   let people = null;
   if (online) {
     try {
-      const data = await api("GET", "/api/kiosk/halls/" + device.hall_id + "?limit=30&q=" + encodeURIComponent(q));
+      const data = await api("GET", "/api/kiosk/halls/" + device.hall_id + "?limit=30&session_id=" + session.id
+        + "&q=" + encodeURIComponent(q));
       const units = new Map((bundle ? bundle.roster : []).map((p) => [p.person_id, p.unit_name]));
-      people = data.people.map((p) => ({ id: p.id, full_name: p.full_name, unit_name: units.get(p.id) || "" }));
+      people = data.people.map((p) => ({ id: p.id, full_name: p.full_name, unit_name: units.get(p.id) || "",
+        detail: p.detail, checked_in_at: p.checked_in_at }));
     } catch (e) { people = null; }
   }
   if (people === null) people = offlineMatches(q);
@@ -620,10 +656,16 @@ async function search(q) {
   for (const p of people) {
     const item = el("li");
     const who = el("div", "who");
-    who.append(el("strong", "", p.full_name), el("span", "muted", p.unit_name));
+    who.append(el("strong", "", p.full_name), el("span", "muted", p.detail || p.unit_name));  // namesakes apart
+    const at = p.checked_in_at || mine[p.id];
+    if (at) {  // already checked in: say when, no button to press again
+      item.classList.add("done");
+      item.append(who, el("span", "badge online already", fill(L.kiosk_already_in, { time: hhmm(at) })));
+      list.append(item);
+      continue;
+    }
     const button = el("button", "", L.kiosk_check_in);
     button.type = "button";
-    if (mine[p.id]) item.classList.add("done"), who.append(el("span", "badge online", hhmm(mine[p.id])));
     button.addEventListener("click", () => {
       $("search").hidden = true;
       checkIn({ person_id: p.id, method: "manual" }, { person_id: p.id, full_name: p.full_name, unit_name: p.unit_name });

@@ -117,13 +117,15 @@ class Attendance:
                 for hall in await self.conference.halls(actor, conf.id)]
 
     async def kiosk_search(self, hall_id: int, query: str, limit: int, session_id: int | None
-                           ) -> list[tuple[Person, str, CheckIn | None]]:
+                           ) -> tuple[Hall, list[tuple[Person, str, CheckIn | None]]]:
         """For a kiosk already verified as bound to `hall_id` (and the session as the hall's): its invitees
         matching `query`, what tells namesakes apart, and each one's record in the session."""
-        _, people = await self.conference.hall_invitees(hall_id, query, limit)
+        if session_id is not None:
+            await self.facts.require_hall_in_session(hall_id, session_id)
+        hall, people = await self.conference.hall_invitees(hall_id, query, limit)
         details = told_apart(people, await self.facts.cards([p.id for p in people]))
         records = {p.id: await self.ledger.checkin(session_id, p.id) for p in people} if session_id else {}
-        return [(p, details[p.id], records.get(p.id)) for p in people]
+        return hall, [(p, details[p.id], records.get(p.id)) for p in people]
 
     async def records(self, session_id: int,
                       hall_ids: Collection[int] | None = None) -> tuple[list[CheckIn], list[Headcount]]:
