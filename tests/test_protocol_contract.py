@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
@@ -20,16 +18,15 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.browser import free_port
 from tests.contract import asyncapi_validator, frame_problem
-from tests.served import ORGANISER, prepare
-from tests.test_live import hello, refused, subscribed, ticket, until
+from tests.served import ORGANISER, Prepared, prepare
+from tests.test_live import hello, refused, subscribed, ticket
+from tests.test_wire import served
 from tests.world import World
 from web.app import create_app
 from web.live import protocol
 from web.live.contract import document
 from web.live.protocol import Close, ProtocolError, parse
-from web.live.wire import WireProtocol
 from web.settings import Settings
 
 # -- the document ---------------------------------------------------------------------------------------
@@ -121,8 +118,7 @@ def test_unsubscribe_is_acknowledged_and_a_resume_that_missed_nothing_says_so(
     topic = f"session:{world.session_id}/unit:{world.units['P']}"
     with client.websocket_connect("/ws") as ws:
         hello(ws, ticket(client, "org.p"))
-        ws.send_json({"type": "subscribe", "topic": topic})
-        snapshot = until(ws, "snapshot")
+        snapshot = subscribed(ws, topic)
         ws.send_json({"type": "unsubscribe", "topic": topic})
         assert ws.receive_json() == {"type": "unsubscribed", "topic": topic}
         ws.send_json({"type": "subscribe", "topic": topic, "since": snapshot["seq"], "epoch": snapshot["epoch"]})
@@ -199,74 +195,73 @@ async def _sign_in_ticket(http: httpx.AsyncClient) -> str:
     return str(answer.json()["ticket"])
 
 
-@contextlib.asynccontextmanager
-async def _served(settings: Settings) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, ws=WireProtocol,
-                                           ws_per_message_deflate=False, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def _until_seq(ws: ClientConnection, client: ContractClient, want: dict[str, int]) -> None:
     while any(client.seq.get(t, -1) < s for t, s in want.items()):
         client.take(await asyncio.wait_for(ws.recv(), 10))
 
 
+async def _open(host: str, http: httpx.AsyncClient, client: ContractClient, topic: str) -> ClientConnection:
+    """A connection that said hello and subscribed to `topic`, its welcome and snapshot taken."""
+    ws = await connect(f"ws://{host}/ws", compression=None)
+    await ws.send(json.dumps({"type": "hello", "v": 1, "ticket": await _sign_in_ticket(http)}))
+    assert client.take(await ws.recv())["type"] == "welcome"
+    await ws.send(json.dumps({"type": "subscribe", "topic": topic}))
+    await _until_seq(ws, client, {topic: 0})
+    return ws
+
+
+async def _subscribe(ws: ClientConnection, client: ContractClient, topics: list[str]) -> None:
+    for topic in topics:
+        await ws.send(json.dumps({"type": "subscribe", "topic": topic}))
+    await _until_seq(ws, client, {t: 0 for t in topics})
+
+
+async def _check_in(http: httpx.AsyncClient, prepared: Prepared, texts: list[str]) -> None:
+    """The kiosk checks in everyone of `texts`, 8 at a time: a burst."""
+    kiosk = {"Authorization": f"Bearer {prepared.kiosk_token}"}
+    todo = iter(texts)
+
+    async def scan() -> None:
+        for text in todo:
+            answer = await http.post("/api/checkins", headers=kiosk,
+                                     json={"session_id": prepared.session_id, "credential": text})
+            assert answer.status_code == 200 and answer.json()["outcome"] == "accepted", answer.text
+    await asyncio.gather(*(scan() for _ in range(8)))
+
+
 async def test_a_client_from_the_contract_alone_matches_a_fresh_snapshot_after_500_check_ins(
         app_settings: Settings) -> None:
     prepared = await prepare(app_settings, members=700)
-    async with _served(app_settings) as host, httpx.AsyncClient(base_url=f"http://{host}") as http:
-        doc = (await http.get("/api/asyncapi.json")).json()
-        assert doc["channels"]["live"]["address"] == "/ws"
-        client = ContractClient(doc)
-        province = f"session:{prepared.session_id}/unit:{prepared.province_unit_id}"
-        hall = f"session:{prepared.session_id}/hall:{prepared.kiosk_hall_id}"
-        async with connect(f"ws://{host}/ws", compression=None) as ws:
-            await ws.send(json.dumps({"type": "hello", "v": 1, "ticket": await _sign_in_ticket(http)}))
-            assert client.take(await ws.recv())["type"] == "welcome"
-            await ws.send(json.dumps({"type": "subscribe", "topic": province}))
-            snapshot = client.take(await ws.recv())
-            assert snapshot["type"] == "snapshot"
-            units = [f"session:{prepared.session_id}/unit:{u}" for u in list(snapshot["data"]["units"])[:2]]
-            for topic in [hall, *units]:
-                await ws.send(json.dumps({"type": "subscribe", "topic": topic}))
-            await _until_seq(ws, client, {t: 0 for t in [hall, *units]})
+    province = f"session:{prepared.session_id}/unit:{prepared.province_unit_id}"
+    hall = f"session:{prepared.session_id}/hall:{prepared.kiosk_hall_id}"
+    async with served(create_app(app_settings)) as url:
+        host = url.split("/")[2]
+        async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+            doc = (await http.get("/api/asyncapi.json")).json()
+            assert doc["channels"]["live"]["address"] == "/ws"
+            client = ContractClient(doc)
+            ws = await _open(host, http, client, province)
+            units = [f"session:{prepared.session_id}/unit:{u}" for u in list(client.state[province]["units"])[:2]]
+            topics = [province, hall, *units]
+            await _subscribe(ws, client, [hall, *units])
 
             async def read() -> None:
                 while True:
                     client.take(await ws.recv())
             reader = asyncio.create_task(read())
-            kiosk = {"Authorization": f"Bearer {prepared.kiosk_token}"}
-            todo = iter(prepared.texts[:500])
-
-            async def scan() -> None:
-                for text in todo:
-                    answer = await http.post("/api/checkins", headers=kiosk,
-                                             json={"session_id": prepared.session_id, "credential": text})
-                    assert answer.status_code == 200 and answer.json()["outcome"] == "accepted", answer.text
-            await asyncio.gather(*(scan() for _ in range(8)))
+            await _check_in(http, prepared, prepared.texts[:500])
             await asyncio.sleep(1.0)  # the last flush
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
             fresh = ContractClient(doc)
-            async with connect(f"ws://{host}/ws", compression=None) as other:
-                await other.send(json.dumps({"type": "hello", "v": 1, "ticket": await _sign_in_ticket(http)}))
-                fresh.take(await other.recv())
-                for topic in [province, hall, *units]:
-                    await other.send(json.dumps({"type": "subscribe", "topic": topic}))
-                await _until_seq(other, fresh, {t: 0 for t in [province, hall, *units]})
-            # both at the same seq of every topic (a change between the two connections: read up to it)
-            await _until_seq(ws, client, fresh.seq)
-            assert client.seq == fresh.seq
-        assert client.state[province]["totals"]["in_person"] == 500
-        assert len(client.state[province]["recent"]) == client.recent_max
-        for topic in [province, hall, *units]:
-            assert client.state[topic] == fresh.state[topic], topic
+            other = await _open(host, http, fresh, province)
+            await _subscribe(other, fresh, topics[1:])
+            await other.close()
+            await _until_seq(ws, client, fresh.seq)  # a change between the two connections: read up to it
+            await ws.close()
+    assert client.seq == fresh.seq
+    assert client.state[province]["totals"]["in_person"] == 500
+    assert len(client.state[province]["recent"]) == client.recent_max
+    for topic in topics:
+        assert client.state[topic] == fresh.state[topic], topic

@@ -14,6 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -61,9 +62,10 @@ class Room:
 
 
 @contextlib.asynccontextmanager
-async def served(room: Room) -> AsyncIterator[str]:
+async def served(app: ASGIApp) -> AsyncIterator[str]:
+    """`app` served by uvicorn with the Wire protocol (as `hoinghi serve` does), in this event loop: its /ws URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(room.app(), host="127.0.0.1", port=port, ws=WireProtocol,
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, ws=WireProtocol,
                                            ws_per_message_deflate=False, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -77,7 +79,7 @@ async def served(room: Room) -> AsyncIterator[str]:
 
 async def test_frames_written_to_the_wire_are_read_as_text_frames() -> None:
     room = Room()
-    async with served(room) as url, connect(url, compression=None) as ws:
+    async with served(room.app()) as url, connect(url, compression=None) as ws:
         await ws.send("hello wire")  # echoed through Conn.push, i.e. the wire
         assert await ws.recv() == "hello wire"
         await ws.send("ünïcödé ✓")
@@ -98,7 +100,7 @@ async def test_a_client_that_reads_nothing_is_dropped_and_the_others_get_everyth
     monkeypatch.setattr(connections, "CLOSE_SECONDS", 0.5)
     room = Room()
     frames = 200  # 13 MB: more than the stuck client's socket buffers and the hub's limit together
-    async with served(room) as url:
+    async with served(room.app()) as url:
         stuck = await connect(url, compression=None, max_queue=1, max_size=2 ** 20)
         async with connect(url, compression=None, max_size=2 ** 20) as fast:
             await fast.send(f"go {frames}")
