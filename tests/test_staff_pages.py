@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from sqlalchemy import update
 from starlette.testclient import TestClient
 
+from conference import tables
 from tests.world import World, sign_in
 
 
@@ -142,3 +144,22 @@ def test_a_headcount_is_shown_as_saved_and_refused_on_the_form(world_client: tup
     client.post(here, data={"csrf": csrf, "action": "checkin", "person_id": str(world.persons["B1"])})
     counted = client.get(here).text
     assert "không được tính vì điểm cầu đã điểm danh từng người" in counted
+
+
+def test_the_list_counts_the_invited_and_says_who_is_not_expected(world_client: tuple[TestClient, World]) -> None:
+    """1.000 listed but 981 expected: the list says the difference is the members exempt from party activities,
+    and its expected figure is the one the dashboard and the reports count."""
+    client, world = world_client
+
+    async def exempt(person_id: int) -> None:
+        async with client.app.state.services.engine.begin() as c:  # type: ignore[attr-defined]
+            await c.execute(update(tables.persons).where(tables.persons.c.id == person_id).values(exempt=True))
+
+    assert client.portal is not None
+    client.portal.call(exempt, world.persons["A2"])
+    sign_in(client, "clerk.c1")
+    page = client.get(f"/halls/{world.halls['C1']}/sessions/{world.session_id}").text
+    assert "Triệu tập: 1 " in page
+    assert "Hiển thị 2 / 2 đại biểu (gồm 1 người miễn sinh hoạt, không tính vào số triệu tập)" in page
+    row = page.split(f'data-person="{world.persons["A2"]}"', 1)[1].split("</tr>", 1)[0]
+    assert "Miễn sinh hoạt" in row

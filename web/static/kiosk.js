@@ -15,6 +15,7 @@ const KEY = "hoinghi.kiosk.";
 const FRAME_W = 640, FRAME_H = 480, JPEG_QUALITY = 0.7;
 const IN_FLIGHT_MS = 1500;        // a frame unanswered this long no longer holds the next one back
 const RESULT_MS = 2600;           // how long a verdict stays on screen
+const UNDO_SHOWN_MS = 8000;       // how long a check-in picked by hand stays, with its undo button
 const UPLOAD_BATCH = 200;
 const BUNDLE_REFRESH_MS = 5 * 60 * 1000;
 const RECONNECT_MAX_MS = 5000;
@@ -391,6 +392,7 @@ function showVerdict(v, offline) {
   }
   if (offline) detail = [detail, L.kiosk_offline_mark].filter(Boolean).join(" · ");
   const node = $("result");
+  $("result-undo").hidden = true;
   node.className = "result " + kind + (offline ? " offline" : "");
   node.dataset.outcome = v.outcome;
   $("result-icon").textContent = kind === "ok" ? "✔" : kind === "warn" ? "↺" : "✘";
@@ -442,6 +444,26 @@ $("confirm-yes").addEventListener("click", () => {
 $("confirm-no").addEventListener("click", () => { $("confirm").hidden = true; confirming = null; });
 
 // -- check-ins outside the camera: typed or detected QR texts, manual picks ---------------------
+// A check-in picked by hand (a namesake, say) taken back at once: the server's undo, this kiosk's own record.
+function offerUndo(v) {
+  const button = $("result-undo");
+  button.hidden = false;
+  clearTimeout(resultTimer);  // long enough to see the name and take it back
+  resultTimer = setTimeout(() => { $("result").hidden = true; }, UNDO_SHOWN_MS);
+  button.onclick = async (event) => {
+    event.stopPropagation();
+    button.hidden = true;
+    try {
+      await api("POST", "/api/checkins/undo", { session_id: session.id, person_id: v.person.person_id });
+      if (known[session.id]) { delete known[session.id][v.person.person_id]; store.set("known", known); }
+      showVerdict({ outcome: "repeat", person: v.person, message: fill(L.kiosk_undone, { name: v.person.full_name }) },
+        false);
+    } catch (e) {
+      showVerdict({ outcome: "refused", message: e.message, person: v.person }, false);
+    }
+  };
+}
+
 async function checkIn(item, card) {
   const full = Object.assign({ session_id: session.id, nonce: nonce(), kiosk_time: new Date().toISOString() }, item);
   if (online) {
@@ -449,6 +471,7 @@ async function checkIn(item, card) {
       const v = await api("POST", "/api/checkins?lang=" + cfg.lang, full);
       remember(v);
       showVerdict(v, false);
+      if (item.method === "manual" && v.outcome === "accepted") offerUndo(v);  // a pick by hand can be wrong
       return;
     } catch (e) {
       if (!networkFailure(e)) { showVerdict({ outcome: "refused", message: e.message, person: null }, false); return; }
