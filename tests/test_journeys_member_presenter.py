@@ -148,6 +148,22 @@ def test_the_presenter_goes_on_air_and_off(tmp_path: Path, monkeypatch: pytest.M
     sid = demo.session_id
     with hoinghi_server("serve", log=tmp_path / "server.log", seconds=60) as base, chromium(*FAKE_MEDIA) as browser:
         presenter = signed_in(browser, base, PRESENTER)
+        # on the way: the conference list marks today's conference, its page filters its halls as one types
+        presenter.goto(f"{base}/conferences")
+        row = presenter.locator(f'tr[data-conference="{demo.conference_id}"]')
+        expect(row.locator(".today-mark")).to_have_text("Hôm nay")
+        expect(row.locator(".conf-dates")).to_have_text(re.compile(r"^\d\d/\d\d/\d{4}"))
+        row.get_by_role("link").first.click()
+        halls = presenter.locator("#halls tbody tr")
+        total = halls.count()
+        assert total > 10
+        presenter.locator("#hall-filter-text").fill(demo.hall_name.split()[-1].lower())  # a part, any case
+        shown = presenter.locator("#halls tbody tr:visible")
+        expect(shown.first).to_contain_text(demo.hall_name)
+        assert 0 < shown.count() < total
+        expect(presenter.locator("#hall-filter-count")).to_have_text(f"Hiển thị {shown.count()} / {total} điểm cầu")
+        presenter.locator("#hall-filter-status").select_option("online")  # no kiosk or screen is connected
+        expect(shown).to_have_count(0)
         presenter.goto(f"{base}/sessions/{sid}/present")
         status, recording = presenter.locator("#media-status"), presenter.locator("#media-recording")
         # before going on air: the presenter's own words, no viewers' idle text, no red recording badge
