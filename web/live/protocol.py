@@ -1,5 +1,9 @@
 """The live hub protocol (docs/PROTOCOL.md), sans I/O: client frames in, typed messages out.
 
+Each message's shape is data in web/live/messages.py: `parse` checks a client frame against its schema
+there and builds the typed message; `frame` builds only the server messages named there; and
+web/live/contract.py publishes both as /api/asyncapi.json.
+
 Nothing here reads a socket or a clock; the endpoint feeds text in and sends what it is told.
 """
 
