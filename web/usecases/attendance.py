@@ -2,7 +2,9 @@
 place (check-ins, headcounts; invitees with their exempt flag), turned into `attendance.counting.Inputs`
 and counted by that module's one rule.
 
-The hall page reads one hall's figures here (`Attendance.hall`); the session report and its XLSX/PDF read
+The hall pages read here too: the halls in scope (`my_halls`), one hall (`hall_home`), one hall's list and
+figures for a session (`hall_sheet`, `Attendance.hall`) and a kiosk's search of its hall (`kiosk_search`),
+namesakes told apart by `told_apart`. The session report and its XLSX/PDF read
 the session's records through `Attendance.records` and count them with the same functions
 (web/reporting/figures.py); the live hub's tally (web/live/tally.py) counts with them too.
 """
