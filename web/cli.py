@@ -12,8 +12,10 @@ import asyncio
 import gc
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -46,11 +48,16 @@ def run(coro: Callable[[], Awaitable[None]]) -> None:
         fail(getattr(e, "message", str(e)))
 
 
-def serve_app(settings: Settings) -> None:
+def serve_app(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
+    from web import workers as processes
     from web.app import create_app
     from web.bootstrap import build
+
+    refused = processes.refusal(settings, workers)
+    if refused:
+        fail(refused)
 
     async def preflight() -> None:
         async with build(settings):
@@ -67,8 +74,8 @@ def serve_app(settings: Settings) -> None:
     from web.logs import configure
 
     log_config = configure(settings.log_format)  # once: timestamps, level, logger, message on stdout
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                log_config=log_config,
+    options: dict[str, Any] = dict(
+                host=settings.host, port=settings.port, log_level="info", log_config=log_config,
                 access_log=settings.access_log,
                 # X-Forwarded-* believed from nginx's address only (HOINGHI_FORWARDED_ALLOW_IPS; else 127.0.0.1)
                 proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips or None,
@@ -77,11 +84,23 @@ def serve_app(settings: Settings) -> None:
                 ws=WireProtocol, ws_per_message_deflate=False,
                 ws_max_size=WS_MAX_SIZE,  # no frame bigger than the protocol's biggest (a camera frame) is read
                 ws_ping_interval=None)  # the protocol's own heartbeat (docs/PROTOCOL.md) finds dead clients
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+
+    def worker(number: int, sock: socket.socket) -> None:  # in a forked process (web/workers.py)
+        own = replace(settings, hub_id=f"{settings.hub_id}-{number}") if settings.hub_id else settings
+        server = uvicorn.Server(uvicorn.Config(create_app(own), **options))
+        server.run(sockets=[sock])
+        if not server.started:
+            raise SystemExit(3)  # as uvicorn.run: the application did not start
+
+    raise SystemExit(processes.serve(workers, settings.host, settings.port, worker))
 
 
 # -- commands ---------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> None:
-    serve_app(settings_from(args, host=args.host, port=args.port))
+    serve_app(settings_from(args, host=args.host, port=args.port), args.workers)
 
 
 def demo_secret(directory: Path) -> str:
@@ -262,6 +281,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve with the configured database and bus")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes behind the port (PostgreSQL and Redis only; web/workers.py)")
     serve.set_defaults(func=cmd_serve)
 
     imp = sub.add_parser("import", help="import units and persons from CSV or XLSX files")

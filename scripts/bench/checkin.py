@@ -12,14 +12,18 @@ store: every acknowledged check-in must be there (`lost`), and nobody checked in
     uv run python scripts/bench/checkin.py --checkins 70000 --kiosks 200 --rate 2000
     uv run python scripts/bench/checkin.py --database postgresql://postgres@127.0.0.1:5432/postgres
     uv run python scripts/bench/checkin.py --checkins 2000 --kiosks 20               # smoke
+    uv run python scripts/bench/checkin.py --database postgresql://postgres@127.0.0.1:5432/postgres --workers 2
 
 Closed loop (no --rate) measures the most the server can do: every kiosk sends its next scan as soon
 as the previous one is answered. With --rate the kiosks together offer that many scans per second,
 and a scan's latency runs from when it was due. Preparation is timed but not part of the measurement.
 Without --database a new SQLite file in a temporary directory is used; with a PostgreSQL URL a new
-database is created on that server and dropped at the end. The last line is machine-readable:
+database is created on that server and dropped at the end. `--workers N` serves with `hoinghi serve
+--workers N` (PostgreSQL only), the workers sharing a Redis bus: `--redis URL`, or a redis-server of the
+benchmark's own. The last line is machine-readable; `server_cpu_us` is the server's CPU time (user+system,
+from /proc, its worker processes included) during the measured scans, per answered scan:
 
-    checkins=<n> per_s=<float> p50_ms=<float> p99_ms=<float> lost=<n> duplicates=<n>
+    checkins=<n> per_s=<float> p50_ms=<float> p99_ms=<float> lost=<n> duplicates=<n> server_cpu_us=<float>
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pathlib import Path
 from web.settings import load
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fanout_systems import Redis
 from harness import (
     HOST,
     Database,
@@ -76,17 +81,24 @@ def main() -> None:
     parser.add_argument("--profile", metavar="FILE", help="run the server under cProfile, stats to FILE")
     parser.add_argument("--server-command", metavar="CMD",
                         help="run the server as CMD serve … instead of hoinghi serve (e.g. under a profiler)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (hoinghi serve --workers N)")
+    parser.add_argument("--redis", metavar="URL", help="the bus of several workers (default: a redis-server of "
+                                                       "the benchmark's own)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (and PG database)")
     args = parser.parse_args()
     if args.checkins < 1 or args.kiosks < 1 or not 0 <= args.repeats + args.forged < 1:
         parser.error("need --checkins ≥ 1, --kiosks ≥ 1 and --repeats + --forged < 1")
+    if args.workers < 1 or (args.workers > 1 and not (args.database or "").startswith("postgres")):
+        parser.error("--workers N > 1 needs --database postgresql://… (several processes share one store)")
 
     workdir = Path(tempfile.mkdtemp(prefix="hoinghi-checkin-bench-"))
     db = create_database(args.database, workdir)
     server: Server | None = None
+    redis = Redis() if args.workers > 1 and not args.redis else None
     try:
+        redis_url = args.redis or (redis.url if redis else "")
         settings = load({}, None, database_url=db.url, secret_key=secrets.token_urlsafe(32),
-                        data_key=secrets.token_urlsafe(32), data_dir=workdir / "data")
+                        data_key=secrets.token_urlsafe(32), data_dir=workdir / "data", redis_url=redis_url)
         print(f"checkin bench: preparing {db.kind} ({args.members:,} members, {args.kiosks} kiosks) …",
               file=sys.stderr, flush=True)
         rng = random.Random(args.seed)
@@ -94,7 +106,8 @@ def main() -> None:
         for note in plan.notes:
             print(f"checkin bench: note: {note}", file=sys.stderr)
 
-        server = Server(settings, args.port or free_port(), workdir, args.profile, args.server_command)
+        server = Server(settings, args.port or free_port(), workdir, args.profile, args.server_command,
+                        ["--workers", str(args.workers)] if args.workers > 1 else [])
         warm = run(plan.warmup, HOST, server.port, plan.session_id, None, args.seed)
         warm_bad = [a for a in warm.answers if a.outcome != EXPECTED[a.item.kind]]
         if warm_bad:
@@ -105,12 +118,12 @@ def main() -> None:
         mode = f"open loop at {args.rate:g}/s" if args.rate else "closed loop"
         print(f"checkin bench: server up in {server.start_seconds:.1f} s; {len(plan.kiosks)} kiosks, {mode} …",
               file=sys.stderr, flush=True)
-        cpu0, threads0 = server.cpu()
+        (_, threads0), tree0 = server.cpu(), server.tree_cpu()
         busy0, pg0 = machine_busy(), postgres_cpu()
         result = run(plan.kiosks, HOST, server.port, plan.session_id, args.rate, args.seed)
-        cpu1, threads1 = server.cpu()
+        (_, threads1), tree1 = server.cpu(), server.tree_cpu()
         pg = postgres_cpu() - pg0  # backends that ended during the run are not counted: a lower bound
-        others = machine_busy() - busy0 - (cpu1 - cpu0) - result.client_cpu - pg
+        others = machine_busy() - busy0 - (tree1 - tree0) - result.client_cpu - pg
         code = server.stop()
         log_tail = server.tail(15)
         errors_in_log = log_tail.count("Traceback")
@@ -119,7 +132,7 @@ def main() -> None:
         accepted |= {a.item.person_id for a in result.answers if a.outcome == "accepted"}
         nonces = {a.item.nonce for a in warm.answers + result.answers if a.status == 200}
         check = asyncio.run(check_store(db.url, plan.session_id, accepted, nonces))
-        report(args, db, plan, server, result, cpu1 - cpu0,
+        report(args, db, plan, server, result, tree1 - tree0,
                {k: threads1.get(k, 0.0) - threads0.get(k, 0.0) for k in threads1}, check, code, errors_in_log,
                max(0.0, others), pg)
         if errors_in_log:
@@ -127,6 +140,8 @@ def main() -> None:
     finally:
         if server is not None and server.proc.poll() is None:
             server.stop()
+        if redis is not None:
+            redis.stop()
         if args.keep:
             print(f"checkin bench: kept {workdir}" + (f" and database {db.name}" if db.name else ""), file=sys.stderr)
         else:
@@ -185,10 +200,13 @@ def report(args: argparse.Namespace, db: Database, plan: Plan, server: Server, r
         rows.append(("  from actual send: p50 / p99 ms",
                      " / ".join(f"{percentile(service, q):.1f}" for q in (50, 99))))
     main_thread = threads.get("main", 0.0)
+    cpu_us = cpu * 1e6 / len(ok) if ok else 0.0
     rows += [
+        ("server processes", f"{args.workers}"),
         ("server CPU s (utilisation)", f"{cpu:.1f} ({cpu / elapsed * 100 if elapsed else 0:.0f}% of one core)"),
-        ("  main thread / other threads s", f"{main_thread:.1f} / {cpu - main_thread:.1f}"),
-        ("server CPU ms per check-in", f"{cpu * 1000 / len(ok) if ok else 0:.3f}"),
+        *([("  main thread / other threads s", f"{main_thread:.1f} / {cpu - main_thread:.1f}")]
+          if args.workers == 1 else []),
+        ("server CPU µs per check-in", f"{cpu_us:.1f}"),
         ("client CPU s", f"{result.client_cpu:.1f}"),
         *([("PostgreSQL CPU s", f"{pg:.1f} ({pg * 1000 / len(ok) if ok else 0:.3f} ms per check-in)")]
           if db.kind == "postgresql" else []),
@@ -206,7 +224,7 @@ def report(args: argparse.Namespace, db: Database, plan: Plan, server: Server, r
         print(f"{k:<{width}}  {v}")
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(f"checkins={len(ok)} per_s={per_s:.1f} p50_ms={p50:.2f} p99_ms={p99:.2f} "
-          f"lost={check.lost} duplicates={check.duplicates}")
+          f"lost={check.lost} duplicates={check.duplicates} server_cpu_us={cpu_us:.1f}")
 
 
 if __name__ == "__main__":

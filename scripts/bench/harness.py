@@ -95,6 +95,27 @@ def cpu_seconds(pid: int) -> tuple[float, dict[str, float]]:
     return total, dict(threads)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of the process and of every live descendant (a server's worker processes)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            children[int(raw[raw.rindex(")") + 2:].split()[1])].append(int(entry))  # ppid
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += cpu_seconds(current)[0]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        todo.extend(children.get(current, []))
+    return total
+
 
 def rss_kib(pid: int, key: str = "VmRSS") -> int:
     with open(f"/proc/{pid}/status") as f:
@@ -132,15 +153,17 @@ def postgres_cpu() -> float:
 
 class Server:
     def __init__(self, settings: Settings, port: int, workdir: Path, profile: str | None,
-                 command: str | None = None) -> None:
+                 command: str | None = None, extra: list[str] | None = None) -> None:
         self.port = port
         self.log_path = workdir / "server.log"
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
         env.update({"DATABASE_URL": settings.database_url, "HOINGHI_SECRET_KEY": settings.secret_key,
                     "HOINGHI_DATA_KEY": settings.data_key, "HOINGHI_DATA_DIR": str(workdir / "data"),
                     "HOINGHI_AUTO_MIGRATE": "true", "PYTHONUNBUFFERED": "1"})
+        if settings.redis_url:
+            env["REDIS_URL"] = settings.redis_url
         hoinghi = shutil.which("hoinghi", path=str(Path(sys.executable).parent))
-        args = ["serve", "--host", HOST, "--port", str(port)]
+        args = ["serve", "--host", HOST, "--port", str(port), *(extra or [])]
         if command:
             cmd = [*shlex.split(command), *args]
         elif profile:
@@ -173,6 +196,10 @@ class Server:
 
     def cpu(self) -> tuple[float, dict[str, float]]:
         return cpu_seconds(self.proc.pid)
+
+    def tree_cpu(self) -> float:
+        """The server's CPU seconds, its worker processes' included."""
+        return tree_cpu_seconds(self.proc.pid)
 
     def stop(self) -> int:
         if self.proc.poll() is None:
