@@ -12,13 +12,19 @@ Payload (22 bytes, big-endian):
 followed by a 64-byte Ed25519 signature over DOMAIN + payload. The 86 bytes are written as
 `HN1:` + unpadded RFC 4648 base32 (142 characters, all in QR's alphanumeric set), which fits QR
 version 6 at error correction M (capacity 178 alphanumeric characters).
+
+A server sees the same texts again (a repeated scan, a kiosk's retry): `VerifiedTexts` remembers the
+texts whose signature one key verified, so that `verify` does not check that signature twice; every other
+check (the key still accepted, the validity window, the conference) is made on every scan.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +41,9 @@ LAYOUT = struct.Struct(">BB8sIII")
 SIGNATURE_SIZE = 64
 ENCODED_SIZE = LAYOUT.size + SIGNATURE_SIZE
 TEXT_MAX = 200  # anything longer is not a credential; refuse before decoding
+BODY_SIZE = -(-ENCODED_SIZE * 8 // 5)  # base32 characters of the 86 bytes, unpadded (138)
+_BASE32 = re.compile(r"[A-Z2-7]*")
+_AS_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
 
 
 class CredentialRefused(Exception):
@@ -83,6 +92,9 @@ def _decode(text: str) -> bytes:
     if len(text) > TEXT_MAX or not text.upper().startswith(PREFIX):
         raise CredentialRefused(Refusal.MALFORMED, "not a hoinghi credential")
     body = text[len(PREFIX):].upper()
+    if len(body) == BODY_SIZE and _BASE32.fullmatch(body):  # the usual text: one int() instead of base64's loop
+        number = int(body.translate(_AS_DIGITS), 32) >> (BODY_SIZE * 5 - ENCODED_SIZE * 8)
+        return number.to_bytes(ENCODED_SIZE, "big")
     try:
         blob = base64.b32decode(body + "=" * (-len(body) % 8))
     except (binascii.Error, ValueError):
@@ -92,25 +104,51 @@ def _decode(text: str) -> bytes:
     return blob
 
 
-def verify(text: str, keys: Mapping[int, Ed25519PublicKey], now: datetime, conference_id: int | None = None
-           ) -> Credential:
+class VerifiedTexts:
+    """The last `size` texts whose signature a key verified, each with its fields and that key (a bounded
+    memory of a server's recent scans). Only a text exactly as scanned, for the very key object that verified
+    it, is taken as verified again: a key withdrawn or replaced misses."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._texts: OrderedDict[str, tuple[Ed25519PublicKey, tuple[int, int, bytes, int, int, int]]] = OrderedDict()
+
+    def get(self, text: str, keys: Mapping[int, Ed25519PublicKey]) -> tuple[int, int, bytes, int, int, int] | None:
+        seen = self._texts.get(text)
+        if seen is None or keys.get(seen[1][1]) is not seen[0]:
+            return None
+        return seen[1]
+
+    def add(self, text: str, key: Ed25519PublicKey, fields: tuple[int, int, bytes, int, int, int]) -> None:
+        self._texts[text] = (key, fields)
+        if len(self._texts) > self.size:
+            self._texts.popitem(last=False)
+
+
+def verify(text: str, keys: Mapping[int, Ed25519PublicKey], now: datetime, conference_id: int | None = None,
+           verified: VerifiedTexts | None = None) -> Credential:
     """The credential a scanned text carries, or CredentialRefused with its reason.
 
-    Checks, in order: form, version, known key, signature, validity window, conference scope.
-    Revocation is the caller's to check (it needs the revocation list).
+    Checks, in order: form, version, known key, signature (once per text and key with `verified`), validity
+    window, conference scope. Revocation is the caller's to check (it needs the revocation list).
     """
-    blob = _decode(text)
-    payload, signature = blob[:LAYOUT.size], blob[LAYOUT.size:]
-    version, key_id, cred_id, scope, start, end = LAYOUT.unpack(payload)
-    if version != VERSION:
-        raise CredentialRefused(Refusal.MALFORMED, f"unknown credential version {version}")
-    key = keys.get(key_id)
-    if key is None:
-        raise CredentialRefused(Refusal.UNKNOWN_KEY, f"signed with key {key_id}, which is not accepted here")
-    try:
-        key.verify(signature, DOMAIN + payload)
-    except InvalidSignature:
-        raise CredentialRefused(Refusal.BAD_SIGNATURE, "the credential's signature does not match") from None
+    fields = verified.get(text, keys) if verified is not None else None
+    if fields is None:
+        blob = _decode(text)
+        payload, signature = blob[:LAYOUT.size], blob[LAYOUT.size:]
+        fields = LAYOUT.unpack(payload)
+        if fields[0] != VERSION:
+            raise CredentialRefused(Refusal.MALFORMED, f"unknown credential version {fields[0]}")
+        key = keys.get(fields[1])
+        if key is None:
+            raise CredentialRefused(Refusal.UNKNOWN_KEY, f"signed with key {fields[1]}, which is not accepted here")
+        try:
+            key.verify(signature, DOMAIN + payload)
+        except InvalidSignature:
+            raise CredentialRefused(Refusal.BAD_SIGNATURE, "the credential's signature does not match") from None
+        if verified is not None:
+            verified.add(text, key, fields)
+    _, key_id, cred_id, scope, start, end = fields
     if end <= start:
         raise CredentialRefused(Refusal.MALFORMED, "the credential's validity window is empty")
     moment = int(now.timestamp())

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from attendance.checkins import IssuedCredential, Refusal
-from attendance.credentials import Credential, CredentialRefused, sign, verify
+from attendance.credentials import Credential, CredentialRefused, VerifiedTexts, sign, verify
 from attendance.errors import NotFound
 from attendance.keys import PURPOSE, Sealer, SigningKey, new_signing_key
 from attendance.store import LedgerStore
@@ -71,6 +71,7 @@ class Credentials:
         self._public: dict[int, Ed25519PublicKey] = {}
         self._private: dict[int, Ed25519PrivateKey] = {}
         self._registry: dict[str, IssuedCredential] = {}
+        self._verified = VerifiedTexts()  # texts whose signature was checked (a repeat is not checked again)
         self._refreshed_at: datetime | None = None
         self._refreshed_mono = -1e9
 
@@ -90,7 +91,14 @@ class Credentials:
 
     def _set_keys(self, keys: list[SigningKey]) -> None:
         self._keys = keys
-        self._public = {k.key_id: k.public() for k in keys if k.withdrawn_at is None}
+        # the same key object while its key stays (what `VerifiedTexts` remembers a signature by)
+        known = {k: (v, v.public_bytes(Encoding.Raw, PublicFormat.Raw)) for k, v in self._public.items()}
+        public = {}
+        for k in keys:
+            if k.withdrawn_at is None:
+                kept = known.get(k.key_id)
+                public[k.key_id] = kept[0] if kept and kept[1] == k.public_key else k.public()
+        self._public = public
 
     async def _signing_key(self) -> tuple[int, Ed25519PrivateKey]:
         await self._fresh()
@@ -201,7 +209,7 @@ class Credentials:
     async def resolve(self, text: str, conference_id: int | None) -> IssuedCredential:
         """The live credential a scanned text proves, or CredentialRefused with its reason."""
         await self._fresh()
-        cred = verify(text, self._public, self.clock(), conference_id)
+        cred = verify(text, self._public, self.clock(), conference_id, self._verified)
         issued = self._registry.get(cred.id_hex)
         if issued is None:  # issued by another process since the last refresh
             issued = await self.store.credential(cred.id_hex)

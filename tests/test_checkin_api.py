@@ -116,6 +116,24 @@ def test_operator_manual_check_in_absence_undo_and_headcount(world_client: tuple
                        headers={"X-CSRF-Token": client.get("/api/me").json()["csrf_token"]}).status_code == 403
 
 
+def test_a_bearer_request_is_its_token_never_the_cookie_beside_it(kiosk: tuple[TestClient, World, dict[str, str]]
+                                                                 ) -> None:
+    client, world, headers = kiosk
+    csrf = sign_in(client, "clerk.c1")  # the browser's cookie stays in the client
+    text = qr_text(client, world.persons["A1"])
+    answer = client.post("/api/checkins", headers=headers, json={"session_id": world.session_id, "credential": text})
+    assert answer.status_code == 200 and "set-cookie" not in answer.headers
+    assert answer.json()["checkin"]["device_id"] is not None and answer.json()["checkin"]["operator_user_id"] is None
+    assert answer.headers["x-content-type-options"] == "nosniff"  # the security headers all the same
+    as_cookie = client.get("/api/me", headers={"Authorization": "Bearer not-a-session"})
+    assert as_cookie.status_code == 401 and "set-cookie" not in as_cookie.headers  # the cookie was not read
+    by_hand = client.post("/api/checkins", headers={"X-CSRF-Token": csrf, "Authorization": "Bearer 1.wrong"},
+                          json={"session_id": world.session_id, "hall_id": world.halls["C1"],
+                                "person_id": world.persons["A2"]})
+    assert by_hand.status_code == 401  # a wrong token is refused, not replaced by the signed-in clerk
+    assert client.get("/api/me").status_code == 200  # and the clerk's session is untouched
+
+
 def attendance_audit(client: TestClient) -> list[AuditEntry]:
     """The audit log's manual attendance changes, oldest first."""
     svc: Services = client.app.state.services  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from qrcode.constants import ERROR_CORRECT_M
 
 from attendance.checkins import Refusal
-from attendance.credentials import PREFIX, Credential, CredentialRefused, sign, verify
+from attendance.credentials import PREFIX, Credential, CredentialRefused, VerifiedTexts, _decode, sign, verify
 from attendance.keys import Sealer, new_signing_key
 
 NOW = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
@@ -70,6 +70,50 @@ def test_each_bad_credential_has_its_own_reason() -> None:
     assert reason(sign(credential(conference=8), KEY1), conference=7) is Refusal.WRONG_CONFERENCE
     forged = sign(credential(), Ed25519PrivateKey.generate())
     assert reason(forged) is Refusal.BAD_SIGNATURE
+
+
+def test_the_quick_decoding_reads_what_base32_reads() -> None:
+    for size in range(200):
+        blob = os.urandom(86) if size else bytes(86)
+        text = PREFIX + base64.b32encode(blob).decode().rstrip("=")
+        assert _decode(text) == _decode(text.lower()) == blob
+    good = sign(credential(), KEY1)
+    for bad in (good + "A", good[:-1], good[:-1] + "1", good[:-1] + "_", good[:5] + "_" + good[6:],
+                good[:4] + "+" + good[5:], good[:-1] + "=", good[:4] + " " + good[5:]):
+        assert reason(bad) is Refusal.MALFORMED, bad
+
+
+def test_a_text_verified_once_is_still_checked_on_every_scan() -> None:
+    seen = VerifiedTexts(size=2)
+    start = NOW - timedelta(days=1)
+    text = sign(credential(conference=7, start=start, days=2), KEY1)
+    assert verify(text, KEYS, NOW, 7, seen).conference_id == 7
+    assert seen.get(text, KEYS) is not None  # verified: not checked again with the same key
+    assert verify(text, KEYS, NOW, 7, seen).conference_id == 7
+    with pytest.raises(CredentialRefused) as refused:
+        verify(text, KEYS, NOW + timedelta(days=3), 7, seen)
+    assert refused.value.reason is Refusal.EXPIRED
+    with pytest.raises(CredentialRefused) as refused:
+        verify(text, KEYS, NOW, 8, seen)
+    assert refused.value.reason is Refusal.WRONG_CONFERENCE
+    with pytest.raises(CredentialRefused) as refused:
+        verify(text, {2: KEYS[2]}, NOW, 7, seen)  # key 1 withdrawn
+    assert refused.value.reason is Refusal.UNKNOWN_KEY
+    other = {1: KEY2.public_key(), 2: KEYS[2]}  # key id 1 now another key: the signature is checked again
+    assert seen.get(text, other) is None
+    with pytest.raises(CredentialRefused) as refused:
+        verify(text, other, NOW, 7, seen)
+    assert refused.value.reason is Refusal.BAD_SIGNATURE
+    blob = bytearray(base64.b32decode(text[4:] + "=" * (-len(text[4:]) % 8)))
+    blob[-1] ^= 0x01
+    forged = PREFIX + base64.b32encode(bytes(blob)).decode().rstrip("=")
+    for _ in range(2):  # a refused text is never remembered
+        with pytest.raises(CredentialRefused) as refused:
+            verify(forged, KEYS, NOW, 7, seen)
+        assert refused.value.reason is Refusal.BAD_SIGNATURE
+    for _ in range(3):  # bounded: the oldest texts are forgotten
+        verify(sign(credential(conference=7), KEY1), KEYS, NOW, 7, seen)
+    assert seen.get(text, KEYS) is None
 
 
 def test_signing_keys_are_sealed_at_rest() -> None:

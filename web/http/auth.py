@@ -4,7 +4,9 @@ A session cookie carries its account's session version: sign-out, deactivation, 
 password change raise it, and every older cookie of the account is then signed out.
 
 Cookie-authenticated writes need the session's CSRF token: a form field `csrf` or the header
-`X-CSRF-Token`. Bearer-authenticated requests carry no ambient credential and need none.
+`X-CSRF-Token`. Bearer-authenticated requests carry no ambient credential and need none: a request with
+an `Authorization` header is who its token says, never who a cookie says (`CookieSessions` reads no
+cookie for it, and sets none).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import secrets
 from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import Session, SessionMiddleware
 from starlette.requests import HTTPConnection, Request
+from starlette.types import Receive, Scope, Send
 
 from attendance.devices import Device
 from attendance.errors import DeviceRejected
@@ -40,6 +44,18 @@ class IdConvertor(IntegerConvertor):
 
 
 register_url_convertor("int", IdConvertor())
+
+
+class CookieSessions(SessionMiddleware):
+    """The signed session cookie, for requests without an `Authorization` header (a kiosk's check-ins, a
+    metrics scrape skip the cookie's reading, checking and writing: an empty session, never sent back)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(name == b"authorization" for name, _ in scope["headers"]):
+            scope["session"] = Session()
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def csrf_token(conn: HTTPConnection) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -29,8 +30,18 @@ def plain(value: Any) -> Any:
     return value
 
 
+class Answer(JSONResponse):
+    """A JSON answer as Starlette's (UTF-8, no NaN, compact), through one encoder made once: `json.dumps` with
+    options builds a new encoder for every call (about 6 µs of a check-in)."""
+
+    encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+    def render(self, content: Any) -> bytes:
+        return self.encoder.encode(content).encode("utf-8")
+
+
 def ok(value: Any, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(plain(value), status_code=status_code)
+    return Answer(plain(value), status_code=status_code)
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

@@ -19,7 +19,7 @@ from conference.errors import Invalid
 from web.bootstrap import services
 from web.http.auth import api_user, current_device
 from web.http.decoding import body, choice, field, moment, path_int, query_int
-from web.http.encoding import ok, plain, verdict_json
+from web.http.encoding import Answer, ok, plain, verdict_json
 from web.usecases.checkin import Actor, ScanRequest
 
 UPLOAD_MAX = 5000
@@ -55,7 +55,7 @@ async def check_in(request: Request) -> JSONResponse:
     svc = services(request)
     who = await actor(request)
     shown = await svc.checkins.scan(who, scan_request(await body(request)), lang_of(request))
-    return JSONResponse(verdict_json(shown))  # already plain: no second walk through ok()
+    return Answer(verdict_json(shown))  # already plain: no second walk through ok()
 
 
 async def upload(request: Request) -> JSONResponse:
