@@ -183,6 +183,8 @@ def clerk_journey(browser: Browser, base: str, demo: Demo, errors: list[str]) ->
     expect(kiosk.locator("#result-title")).to_have_text(f"Xin chào {demo.namesake}")
     kiosk.click("#result-undo")
     expect(kiosk.locator("#result-detail")).to_have_text(f"Đã hoàn tác điểm danh của {demo.namesake}")
+    expect(board.locator('[data-total="in_person"]')).to_have_text("1", timeout=5_000)
+    expect(board.locator("#rate-chart")).to_have_attribute("data-checkins", "1", timeout=2_000)  # out of the chart
     dismiss(kiosk)
     kiosk.click("#search-open")
     kiosk.fill("#search-input", fold(demo.namesake))
@@ -195,6 +197,7 @@ def clerk_journey(browser: Browser, base: str, demo: Demo, errors: list[str]) ->
     kiosk.fill("#search-input", fold(demo.card_holder))
     expect(kiosk.locator("#search-results li").first).to_contain_text("Đã điểm danh")  # no button to press again
     expect(board.locator('[data-total="in_person"]')).to_have_text("2", timeout=5_000)  # the undone one not
+    expect(board.locator("#rate-chart")).to_have_attribute("data-checkins", "2", timeout=2_000)
 
     # the headcount no longer counts, and the hall page says why
     page.goto(f"{base}/halls/{demo.hall_id}/sessions/{demo.session_id}")

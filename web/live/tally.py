@@ -68,6 +68,7 @@ class SessionTally:
                     self._subtree_halls[u].append(h.id)
         self.connection: dict[int, tuple[str, datetime | None]] = {}
         self.rate: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.arrived: dict[int, str] = {}  # person id -> the minute their present check-in counts in the rate
         # each unit's and hall's newest check-ins, newest first (a unit's: those of its subtree's members)
         self.unit_recent: dict[int, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=RECENT_MAX))
         self.hall_recent: dict[int, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=RECENT_MAX))
@@ -114,13 +115,18 @@ class SessionTally:
         self.changes.halls.add(inv.hall_id)
         self.changes.units.update(chain)
         if new in PRESENT and at is not None and not replay:
-            minute = at.strftime("%Y-%m-%dT%H:%M")
+            minute = self.arrived[person_id] = at.strftime("%Y-%m-%dT%H:%M")
             for u in chain:
                 self.rate[u][minute] += 1
                 self.changes.minutes[u].add(minute)
             item = self._feed_item(Arrival(person_id, at, hall_id, method), inv, name)
             self._feed(item, chain)
             self.changes.recent.append(item)
+        elif old in PRESENT and new not in PRESENT and person_id in self.arrived:
+            minute = self.arrived.pop(person_id)  # undone (or marked absent): out of the chart, as after a reload
+            for u in chain:
+                self.rate[u][minute] = max(0, self.rate[u][minute] - 1)
+                self.changes.minutes[u].add(minute)
 
     def load_history(self, arrivals: list[Arrival], names: dict[int, str]) -> None:
         """The check-in rate and the recent feed rebuilt from the store's check-ins, `arrivals` oldest
@@ -129,7 +135,7 @@ class SessionTally:
         for a in arrivals:
             inv = self.invited.get(a.person_id)
             if inv is not None:
-                minute = a.at.strftime("%Y-%m-%dT%H:%M")
+                minute = self.arrived[a.person_id] = a.at.strftime("%Y-%m-%dT%H:%M")
                 for u in self.chain(inv.unit_id):
                     self.rate[u][minute] += 1
         for a in arrivals[-RECENT_MAX:]:
