@@ -10,9 +10,11 @@ with deploy/nginx.conf in front of them. Then it plays a conference through ngin
   into `--minutes` of real time) at about 250 kiosks, each scanning people's real QR credentials
   (repeats, another hall's kiosk and forged codes among them), a face kiosk recognising the people of
   the shared face photos, and kiosks that hold the live hub's socket so their halls show online;
-- 5,000 participants watching from their browsers (ticket, viewer topic, heartbeats), of whom
+- 5,000 participants watching from their browsers (ticket, viewer topic, heartbeats, and a player pulling
+  the HLS stream with their own viewer key: only media that flows counts online), of whom
   `--sign-ins` sign in through the sign-in page during the rehearsal;
-- 20 organisers' dashboards on the province's live attendance.
+- 20 organisers' dashboards on the province's live attendance, and a presenter on air (aiortc's test
+  picture, published again after a hub dies: scripts/rehearse/media.py).
 
 Faults (scripts/rehearse/faults.py; `--faults all` for all of them):
 
@@ -59,6 +61,7 @@ from rehearse.crowd import Dashboards, Viewers, Worker
 from rehearse.deployment import Deployment
 from rehearse.faults import FaultOptions, Faults
 from rehearse.kiosks import Kiosks, _form
+from rehearse.media import Presenter
 from rehearse.plan import Laps, Plan, Sizes, prepare
 from rehearse.report import Run, report
 from rehearse.retry import Attempts, persist
@@ -258,7 +261,8 @@ def main() -> None:
         viewers = [Worker(f"viewers{i}", Viewers(plan, deployment.front, s, n))
                    for i, (s, n) in enumerate(zip(shares, storm, strict=True))]
         dashboards = Worker("dashboards", Dashboards(plan, deployment.front, args.dashboards))
-        workers = [kiosks, *viewers, dashboards]
+        presenter = Worker("presenter", Presenter(plan, deployment.front))  # on air: participants count online
+        workers = [kiosks, *viewers, dashboards, presenter]
         for w in workers:
             w.receive("ready", 600)
         laps.lap("clients connected")
@@ -287,6 +291,10 @@ def main() -> None:
         result = converge(deployment.env["DATABASE_URL"], plan, dashboards, viewers, args.converge_timeout)
         crashed.update(deployment.crashed())
         reports = {w.name: w.ask("finish", "report", timeout=120) for w in workers}
+        media = reports["presenter"], [(r["segments"], r["pull_failures"]) for r in (reports[w.name] for w in viewers)]
+        say(f"the presenter published {media[0]['publishes']} times (failures {media[0]['failures']}); "
+            f"participants' players fetched {sum(n for n, _ in media[1]):,} segments, "
+            f"{sum(f for _, f in media[1]):,} fetches failed")
         k = reports["kiosks"]
         accepted = {d.person_id for d in k["done"] if d.outcome == "accepted"}
         nonces = {d.nonce for d in k["done"] if d.status == 200}

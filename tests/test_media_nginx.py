@@ -106,11 +106,15 @@ def test_nginx_caches_the_hls_files_of_a_session(tmp_path: Path, monkeypatch: py
             forged = get(f"{front}/media/hls/12/{KEY}/{mine[:-1]}{'B' if mine[-1] == 'A' else 'A'}/7.ts")
             assert forged[0] == 403  # cached, yet refused: the hub checked the key
             assert get(f"{front}/media/hls/12/{KEY}/{mine}/index.m3u8")[0] == 200
-            assert get(f"{front}/media/hls/12/{KEY}/{mine}/8.ts")[0] == 403  # no such file: the hub says so
+            stranger = keys.key(12, 9)  # a viewer whose first fetch names no file: the hub says so
+            assert get(f"{front}/media/hls/12/{KEY}/{stranger}/8.ts")[0] == 403
             assert get(f"{front}/media/hls-fetch")[0] == 404  # nginx's question is not asked from outside
 
             missing = get(f"{front}/media/hls/12/{KEY}/8.ts")
             assert missing[0] == 404 and missing[1]["x-cache"] == "MISS"
+            # the hub's answer for a viewer is kept a few seconds: the same viewer's next fetch is not asked
+            # again (no 403 for a file the hub was never asked about: the file's own 404)
+            assert get(f"{front}/media/hls/12/{KEY}/{mine}/9.ts")[0] == 404
             assert get(f"{front}/api/sessions/12/media")[0] == 401  # the session's hub answers (sign in first)
         finally:
             nginx.terminate()

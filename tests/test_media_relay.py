@@ -13,9 +13,9 @@ from pathlib import Path
 
 import av
 import pytest
-from aiortc import RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from tests.media_peers import Pattern, Viewer, near, publisher_offer, until
+from tests.media_peers import Pattern, Tone, Viewer, near, publisher_offer, until
 from web.media import service as service_module
 from web.media import tap
 from web.media.access import Audience
@@ -196,3 +196,25 @@ async def test_a_full_or_late_relay_sends_the_next_viewer_to_hls(media: MediaSer
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_camera_without_a_microphone_goes_on_air(media: MediaService) -> None:
+    broadcast = media.open_broadcast(AUDIENCE)
+    presenter = await publisher_offer(Pattern(ORANGE), audio=False)
+    _, answer = await media.publish(broadcast, presenter.localDescription.sdp, Source("presenter", "Báo cáo viên"))
+    await presenter.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    viewer = await watch(media, broadcast)
+    try:
+        assert await until(lambda: viewer.video_frames >= 15, 20), viewer.video_frames
+        assert all(near(c, ORANGE) for c in viewer.colours) and viewer.audio_frames == 0
+    finally:
+        await viewer.close()
+        await presenter.close()
+    audio_only = RTCPeerConnection()  # a microphone alone is no broadcast
+    audio_only.addTrack(Tone())
+    await audio_only.setLocalDescription(await audio_only.createOffer())
+    try:
+        with pytest.raises(MediaRefused, match="must send video"):
+            await media.publish(broadcast, audio_only.localDescription.sdp, Source("presenter", "Báo cáo viên"))
+    finally:
+        await audio_only.close()

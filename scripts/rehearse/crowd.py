@@ -13,7 +13,8 @@ CLOCK_MONOTONIC is one clock for every process of the machine), `status`, and `f
   as a real kiosk does, until it is answered or GIVE_UP_S have passed. One kiosk, offline, uploads its
   queue at once (POST /api/checkins/upload); another recognises faces (POST /api/faces/identify).
 - Participants open the stream along the arrival curve: a ticket with their session cookie (or a
-  sign-in first), the viewer topic, a ping every PING_S; they come back after any drop.
+  sign-in first), the viewer topic, a ping every PING_S; their player pulls the HLS stream with their own
+  viewer key (media.py: only media that flows counts); they come back after any drop.
 - Dashboards sign in as the province's organiser, follow the province topic, resume after a drop, and
   record the totals of every frame.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
+import random
 import resource
 import time
 import traceback
@@ -31,7 +33,8 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from .client import SESSION_COOKIE, Front, Http, device_address, sign_in, ticket
-from .live import OUTAGE_MAX_S, Clients, Live, heartbeats
+from .live import OUTAGE_MAX_S, PING_S, Clients, Live, heartbeats
+from .media import Player
 from .plan import PARTICIPANT_PASSWORD, Plan, ViewerPlan
 
 
@@ -48,7 +51,8 @@ class Role(Protocol):
 
 
 class Viewers(Clients):
-    """Participants watching from their browsers: the viewer topic is their online presence."""
+    """Participants watching from their browsers: the viewer topic and pings while their player pulls the
+    stream (HLS, their own key) are their online presence."""
 
     def __init__(self, plan: Plan, front: Front, viewers: list[ViewerPlan], storm: int) -> None:
         super().__init__(plan, front)
@@ -60,8 +64,9 @@ class Viewers(Clients):
     async def setup(self) -> dict[str, Any]:
         return {"viewers": len(self.viewers)}
 
-    def _hello(self, viewer: ViewerPlan) -> Callable[[], Awaitable[dict[str, Any]]]:
+    def _hello(self, viewer: ViewerPlan, player: Player) -> Callable[[], Awaitable[dict[str, Any]]]:
         http = self.front.http(device_address(2, viewer.person_id))  # each participant's own phone or PC
+        http.cookies = player.http.cookies  # the page and its player: one browser, one cookie
         csrf = viewer.csrf
         if viewer.cookie is not None:
             http.cookies[SESSION_COOKIE] = viewer.cookie
@@ -81,13 +86,25 @@ class Viewers(Clients):
 
     def start(self, t0: float) -> None:
         topic = f"session:{self.plan.session_id}/viewer"
-        self.clients = [Live(self.front, self._hello(v), topic) for v in self.viewers]
+        self.players = [Player(self.front.http(device_address(2, v.person_id)), self.plan.session_id)
+                        for v in self.viewers]
+        self.clients = [Live(self.front, self._hello(v, p), topic) for v, p in zip(self.viewers, self.players,
+                                                                                  strict=True)]
+
+        async def play(client: Live, player: Player, at: float) -> None:
+            await asyncio.sleep(max(0.0, t0 + at - time.monotonic()) + PING_S * random.random())
+            while not self.stop.is_set():
+                if client.connected:
+                    await player.pull()
+                await asyncio.sleep(PING_S)
 
         async def join(client: Live, at: float) -> None:
             await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
             await client.run()
 
         self.tasks = [asyncio.create_task(join(c, v.join)) for c, v in zip(self.clients, self.viewers, strict=True)]
+        self.tasks += [asyncio.create_task(play(c, p, v.join))
+                       for c, p, v in zip(self.clients, self.players, self.viewers, strict=True)]
         self.tasks.append(asyncio.create_task(heartbeats(self.clients, self.stop)))
         if self.storm_size and "reconnect_storm" in self.plan.schedule:
             self.tasks.append(asyncio.create_task(self._storm(t0 + self.plan.schedule["reconnect_storm"])))
@@ -114,9 +131,13 @@ class Viewers(Clients):
                                   if c.connected)}
 
     async def finish(self) -> dict[str, Any]:
-        watched = {v.person_id: c.watched() for c, v in zip(self.clients, self.viewers, strict=True)}
+        # watched: what the hub's pongs said counted (on air, their media flowing), as the hub counts it
+        watched = {v.person_id: c.counted_s for c, v in zip(self.clients, self.viewers, strict=True)}
         summary = await self.end()
-        return {"links": summary, "sign_ins": self.sign_ins, "storm": self.storm, "watched": watched}
+        for player in self.players:
+            player.close()
+        return {"links": summary, "sign_ins": self.sign_ins, "storm": self.storm, "watched": watched,
+                "segments": sum(p.fetched for p in self.players), "pull_failures": sum(p.failed for p in self.players)}
 
 
 class Dashboards(Clients):

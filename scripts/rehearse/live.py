@@ -18,6 +18,7 @@ from .plan import Plan
 PING_S = 15.0  # under the protocol's heartbeat_s (20 s)
 
 OUTAGE_MAX_S = 60.0  # a WebSocket client away longer than this "could not get back in"
+COUNTED_GAP_MAX_S = 40.0  # the hub counts at most 2 heartbeats between two pings (attendance/online.py)
 
 
 
@@ -49,6 +50,8 @@ class Live:
         self.since: float | None = None  # connected (subscribed) since
         self.seconds = 0.0  # connected in all, before `since`
         self.resubscribe: asyncio.Future[None] | None = None
+        self.counted_s = 0.0  # watch time the hub's pongs said counted (on air, media flowing)
+        self.ponged_at: float | None = None
 
     async def run(self) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -116,6 +119,11 @@ class Live:
                                         int(totals["viewers"])))
         elif data.startswith(b'{"type":"subscribed"'):
             self._subscribed()
+        elif data.startswith(b'{"type":"pong"'):
+            now = time.monotonic()
+            if b'"counted":true' in data and self.ponged_at is not None:
+                self.counted_s += min(now - self.ponged_at, COUNTED_GAP_MAX_S)
+            self.ponged_at = now
         elif data.startswith(b'{"type":"error"'):
             raise ValueError(data[:120].decode("utf-8", "replace"))
 

@@ -104,12 +104,13 @@ class Peers:
         """Receive the offered video and audio; `sink(kind, receiver)` must tap each receiver (it is
         called before the connection starts receiving). Returns the answer SDP."""
         check_offer(offer)
+        offered = {line.split(" ", 1)[0].removeprefix("m=") for line in offer.splitlines() if line.startswith("m=")}
         transceivers: dict[Kind, RTCRtpTransceiver] = {}
-        for kind in Kind:
+        for kind in (k for k in Kind if k.value in offered):  # a camera without a microphone goes on air too
             transceivers[kind] = pc.addTransceiver(kind.value, direction="recvonly")
             transceivers[kind].setCodecPreferences(self.preferences[kind])
         answer = await self._answer(pc, offer)
-        if transceivers[Kind.VIDEO].mid is None:
+        if Kind.VIDEO not in transceivers or transceivers[Kind.VIDEO].mid is None:
             raise OfferRefused("a publisher must send video")
         for kind, transceiver in transceivers.items():
             if transceiver.mid is not None:

@@ -70,10 +70,10 @@ async def hls_file(request: Request) -> Response:
 
 async def hls_fetched(request: Request) -> Response:
     """nginx's question (auth_request) before it serves an HLS file from its cache: the original URI, whose
-    viewer's fetch is recorded here; 204, or 403 for a forged viewer key or a path that names no file (nginx
-    answers 403 then)."""
+    viewer's fetch is recorded here; 200 (empty), or 403 for a forged viewer key or a path that names no file
+    (nginx answers 403 then)."""
     found = await api(request).hls_fetched(request.headers.get("x-original-uri", ""))
-    return Response(status_code=204 if found else 403, headers={"Cache-Control": "no-store"})
+    return Response(status_code=200 if found else 403, headers={"Cache-Control": "no-store"})
 
 
 async def recording_file(request: Request) -> Response:
