@@ -163,3 +163,30 @@ def test_the_list_counts_the_invited_and_says_who_is_not_expected(world_client: 
     assert "Hiển thị 2 / 2 đại biểu (gồm 1 người miễn sinh hoạt, không tính vào số triệu tập)" in page
     row = page.split(f'data-person="{world.persons["A2"]}"', 1)[1].split("</tr>", 1)[0]
     assert "Miễn sinh hoạt" in row
+
+
+def test_a_kiosk_search_tells_namesakes_apart_and_says_who_is_already_in(
+        world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+
+    async def namesake() -> None:  # A2 takes A1's name: only the member code tells them apart (same cell)
+        async with client.app.state.services.engine.begin() as c:  # type: ignore[attr-defined]
+            await c.execute(update(tables.persons).where(tables.persons.c.id == world.persons["A2"])
+                            .values(full_name="Nguyễn Văn An", search_key="nguyen van an"))
+
+    assert client.portal is not None
+    client.portal.call(namesake)
+    kiosk = {"Authorization": f"Bearer {world.kiosk_token}"}
+    url = f"/api/kiosk/halls/{world.halls['C1']}"
+    scan = client.post("/api/checkins", headers=kiosk,
+                       json={"session_id": world.session_id, "person_id": world.persons["A1"], "nonce": "n-1"})
+    assert scan.json()["outcome"] == "accepted", scan.text
+    found = client.get(url, headers=kiosk, params={"q": "nguyen van an", "session_id": world.session_id}).json()
+    people = {p["id"]: p for p in found["people"]}
+    assert set(people) == {world.persons["A1"], world.persons["A2"]}
+    assert people[world.persons["A1"]]["detail"] == "Chi bộ thôn Một · A1"
+    assert people[world.persons["A2"]]["detail"] == "Chi bộ thôn Một · A2"
+    assert people[world.persons["A1"]]["checked_in_at"] and people[world.persons["A2"]]["checked_in_at"] is None
+    without = client.get(url, headers=kiosk, params={"q": "nguyen van an"}).json()["people"]
+    assert all(p["checked_in_at"] is None for p in without)  # no session named: nothing about check-ins
+    assert client.get(url, headers=kiosk, params={"session_id": 999}).status_code == 404
