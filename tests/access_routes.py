@@ -137,6 +137,8 @@ def rows(w: World, x: dict[str, int]) -> list[Row]:
      (303, 200, 200, 200, 200, 200, 403, 303, 303)),
     ("GET", "/api/openapi.json", "/api/openapi.json", None,
      (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/docs", "/api/docs", None,  # the documentation page: public, like the document
+     (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/asyncapi.json", "/api/asyncapi.json", None,
      (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("POST", "/api/live/ticket", "/api/live/ticket", None,

@@ -7,13 +7,19 @@ ids (in the path and in the body) replaced by the test province's real ones, so 
 reach real records.
 CI runs a bounded number of examples per operation, derandomized so that a failure reproduces; set
 HOINGHI_FUZZ_EXAMPLES for a longer fuzz (README: Fuzzing).
+
+Every answer is checked against the document (`response_schema_conformance`), and every operation whose
+2xx answer has a typed schema is seen answering 2xx at least once, from the role matrix's concrete
+requests (tests/access_routes.py), so that its schema is checked against a real answer, not only refusals.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +39,13 @@ from starlette.testclient import TestClient
 
 from attendance.face_engine import EngineUnavailable
 from attendance.ledger import Unavailable
-from tests.world import World, sign_in
+from tests import access_routes
+from tests.faces_photos import GROUPS, photo
+from tests.test_access import headers_of
+from tests.test_checkin_api import qr_text
+from tests.test_content_rules import PDF
+from tests.test_faces_web import enrol, face_client  # noqa: F401 (a fixture)
+from tests.world import PASSWORD, World, sign_in
 from web.app import create_app
 from web.http.auth import IdConvertor
 from web.http.errors import status_of
@@ -143,6 +155,142 @@ def test_bad_input_gets_a_clear_refusal(case: Case[Any], real: bool, fuzzed: Fuz
     case.validate_response(response, checks=CHECKS)
     if 400 <= response.status_code < 500:
         assert_clear_refusal(response)
+
+
+def typed(schema: dict[str, Any]) -> bool:
+    """Whether a schema says more than "some object": every object in it names its properties."""
+    if schema.get("type") == "object" and "properties" not in schema and "additionalProperties" not in schema:
+        return False
+    return all(typed(v) for v in schema.values() if isinstance(v, dict)) and \
+        all(typed(i) for v in schema.values() if isinstance(v, list) for i in v if isinstance(i, dict))
+
+
+def typed_operations() -> dict[tuple[str, str], dict[str, Any]]:
+    """(METHOD, path) of every operation with a JSON 2xx answer, and that answer's schema."""
+    found = {}
+    for path, operations in served_document()["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                if status.startswith("2") and "application/json" in answer.get("content", {}):
+                    found[(method.upper(), path)] = answer["content"]["application/json"]["schema"]
+    return found
+
+
+def test_every_2xx_answer_has_a_typed_schema() -> None:
+    untyped = sorted(f"{m} {p}" for (m, p), schema in typed_operations().items() if not typed(schema))
+    assert not untyped, untyped
+
+
+def valid_requests(client: TestClient, world: World) -> list[tuple[str, str, str, Callable[[], Any]]]:
+    """Requests that succeed, for the operations whose matrix rows are refusals: (method, route, path, send)."""
+    sid, cid, hid = world.session_id, world.conference_id, world.halls["C1"]
+    kiosk = {"Authorization": f"Bearer {world.kiosk_token}"}
+    a2 = world.persons["A2"]
+    state: dict[str, Any] = {}
+
+    def as_admin() -> dict[str, str]:
+        return {"X-CSRF-Token": sign_in(client, "admin")}
+
+    def move_session() -> Any:
+        headers = as_admin()
+        session = client.get(f"/api/conferences/{cid}/sessions", headers=headers).json()[0]
+        return client.patch(f"/api/sessions/{sid}", headers=headers,
+                            json={"starts_at": session["starts_at"], "ends_at": session["ends_at"]})
+
+    def undo() -> Any:
+        scan = client.post("/api/checkins", headers=kiosk, json={"session_id": sid, "credential": qr_text(client, a2)})
+        assert scan.json()["outcome"] == "accepted", scan.text
+        return client.post("/api/checkins/undo", headers=kiosk, json={"session_id": sid, "person_id": a2})
+
+    def upload() -> Any:
+        return client.post(f"/api/conferences/{cid}/documents", headers=as_admin(), data={"title": "Nghị quyết"},
+                           files={"file": ("nq.pdf", PDF, "application/pdf")})
+
+    def enrol() -> Any:
+        code = client.post(f"/api/halls/{hid}/enrolment-codes", headers=as_admin()).json()["code"]
+        return client.post("/api/devices/enrol", json={"code": code, "name": "Kiosk thứ hai"})
+
+    def receipt() -> Any:
+        csrf = sign_in(client, "member.a1")
+        sent = client.post("/api/feedback", headers={"X-CSRF-Token": csrf},
+                           json={"kind": "proposal", "content": "Đề nghị", "anonymous": True})
+        state["receipt"] = sent.json()["receipt"]
+        return client.post("/api/feedback/receipt", json={"code": state["receipt"]})
+
+    return [("PATCH", "/api/sessions/{sid:int}", f"/api/sessions/{sid}", move_session),
+            ("POST", "/api/checkins/undo", "/api/checkins/undo", undo),
+            ("POST", "/api/conferences/{cid:int}/documents", f"/api/conferences/{cid}/documents", upload),
+            ("POST", "/api/devices/enrol", "/api/devices/enrol", enrol),
+            ("POST", "/api/feedback/receipt", "/api/feedback/receipt", receipt)]
+
+
+def path_values(template: str, path: str) -> dict[str, Any]:
+    """The path parameters of a concrete `path` of the route `template` ("/api/persons/{pid:int}")."""
+    pattern = re.sub(r"\\{(\w+)(?::int)?\\}", r"(?P<\1>[^/?]+)", re.escape(template))
+    found = re.match(pattern, path)
+    assert found is not None, (template, path)
+    return {k: int(v) if v.isdigit() else v for k, v in found.groupdict().items()}
+
+
+def test_every_typed_answer_conforms_to_its_schema(world_client: tuple[TestClient, World]) -> None:
+    """The matrix's concrete requests, as the kiosk, a participant and the administrator (who may do the
+    most): each 2xx answer of a documented operation validated against its schema by schemathesis."""
+    client, world = world_client
+    rows = access_routes.rows(world, access_routes.prepare(client, world))
+    seen: set[tuple[str, str]] = set()
+
+    def check(method: str, template: str, path: str, response: Any) -> None:
+        assert 200 <= response.status_code < 300, (method, path, response.text)
+        case = SCHEMA[template.replace(":int", "")][method].Case(path_parameters=path_values(template, path))
+        case.validate_response(response, checks=[response_schema_conformance])
+        seen.add((method, template.replace(":int", "")))
+
+    for method, template, path, request in valid_requests(client, world):  # what the matrix only refuses
+        check(method, template, path, request())
+    for actor in ("kiosk.c1", "member.a1", "admin"):  # the administrator last: its rows revoke the kiosk
+        headers = headers_of(client, world, actor)
+        for method, template, path, body, _ in rows:
+            key = (method, template.replace(":int", ""))
+            if key not in typed_operations() or key in seen:
+                continue
+            if isinstance(body, dict) and "form" in body:
+                continue
+            response = client.request(method, path, json=body, headers=headers, follow_redirects=False)
+            if 200 <= response.status_code < 300:
+                check(method, template, path, response)
+    csrf = sign_in(client, "admin")  # last: a new password
+    check("POST", "/api/me/password", "/api/me/password", client.post(
+        "/api/me/password", headers={"X-CSRF-Token": csrf},
+        json={"current_password": PASSWORD, "new_password": "mat-khau-moi-2026"}))
+    unseen = sorted(f"{m} {p}" for m, p in set(typed_operations()) - seen - FACE_OPERATIONS)
+    assert not unseen, f"typed operations never answered 2xx here: {unseen}"
+
+
+FACE_OPERATIONS = {("POST", "/api/persons/{pid}/face"), ("POST", "/api/faces/identify"), ("POST", "/api/faces/verify")}
+
+
+def test_the_face_answers_conform_to_their_schemas(face_client: tuple[TestClient, World],  # noqa: F811 (the fixture)
+                                                   faces_dir: Path) -> None:
+    """With the real face engine and photos (a calibration recorded): enrolment, 1:N and 1:1 answers."""
+    client, world = face_client
+    a1 = world.persons["A1"]
+    csrf = sign_in(client, "clerk.c1")
+    kiosk = {"Authorization": f"Bearer {world.kiosk_token}"}
+    answers = {
+        ("POST", "/api/persons/{pid}/face"): (f"/api/persons/{a1}/face", enrol(
+            client, csrf, a1, photo(faces_dir / "obama" / "obama1.jpg"))),
+        ("POST", "/api/faces/identify"): ("/api/faces/identify", client.post(
+            "/api/faces/identify", headers=kiosk, data={"session_id": str(world.session_id), "check_in": "true"},
+            files={"image": ("f.jpg", photo(faces_dir / GROUPS / "obama_and_biden.jpg"), "image/jpeg")})),
+        ("POST", "/api/faces/verify"): ("/api/faces/verify", client.post(
+            "/api/faces/verify", headers=kiosk, data={"session_id": str(world.session_id), "person_id": str(a1)},
+            files={"image": ("f.jpg", photo(faces_dir / "obama" / "obama2.jpg"), "image/jpeg")})),
+    }
+    assert set(answers) == FACE_OPERATIONS
+    for (method, template), (path, response) in answers.items():
+        assert 200 <= response.status_code < 300, response.text
+        case = SCHEMA[template][method].Case(path_parameters=path_values(template.replace("}", ":int}"), path))
+        case.validate_response(response, checks=[response_schema_conformance])
 
 
 # -- what the fuzz found, pinned -------------------------------------------------------------------------

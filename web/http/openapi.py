@@ -1,6 +1,10 @@
-"""The OpenAPI 3.1 document of the JSON API, served at /api/openapi.json.
+"""The OpenAPI 3.1 document of the JSON API, served at /api/openapi.json, and its documentation page
+/api/docs (Swagger UI, vendored under web/static/vendor, served from here: public like the document).
 
-Written out here rather than inferred: it is the contract kiosks and other clients build on.
+The operations are written out here: it is the contract kiosks and other clients build on. The records
+an answer carries (a conference, a hall, a check-in, an account) are described by `schemas.record`
+from the records themselves, as `encoding.plain` writes them; tests/test_fuzz_api.py checks every
+typed answer against its schema (schemathesis).
 """
 
 from __future__ import annotations
@@ -8,53 +12,35 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from attendance.checkins import Method, Outcome, Refusal
-
-Schema = dict[str, Any]
-
-INT: Schema = {"type": "integer"}
-STR: Schema = {"type": "string"}
-TIME: Schema = {"type": "string", "format": "date-time"}
-OBJ: Schema = {"type": "object"}
-ERROR: Schema = {"$ref": "#/components/schemas/Error"}
-
-
-def obj(required: list[str], **props: Schema) -> Schema:
-    return {"type": "object", "required": required, "properties": props}
-
-
-def responses(ok_status: int = 200, ok: Schema = OBJ, *errors: int) -> dict[str, Any]:
-    media = ok.get("contentMediaType", "application/json")
-    out: dict[str, Any] = {str(ok_status): {"description": "OK", "content": {media: {"schema": ok}}}}
-    for status in errors:
-        out[str(status)] = {"description": "refused", "content": {"application/json": {"schema": ERROR}}}
-    return out
-
-
-def op(summary: str, security: str, ok_status: int = 200, ok: Schema = OBJ, body: Schema | None = None,
-       params: list[dict[str, Any]] | None = None, errors: tuple[int, ...] = (401, 403, 404, 422)) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "responses": responses(ok_status, ok, *errors),
-                                 "security": [] if security == "none" else [{security: []}]}
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    if params:
-        operation["parameters"] = params
-    return operation
-
-
-ID: Schema = {"type": "integer", "minimum": 0, "maximum": 999_999_999, "description": "an id: at most 9 digits"}
-
-
-def path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": ID}
-
-
-def query(name: str, schema: Schema, required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "schema": schema}
-
+from attendance.devices import Device
+from attendance.face_detection import Box
+from attendance.faces import Consent
+from attendance.headcounts import Headcount
+from conference.conferences import Conference, Session
+from conference.halls import Hall
+from conference.people import Person
+from conference.units import Unit
+from web.http.openapi_content import CHECKIN, USER, account_paths, content_paths
+from web.http.schemas import (
+    INT,
+    OBJ,
+    STR,
+    TIME,
+    Schema,
+    array,
+    obj,
+    op,
+    path_param,
+    query,
+    record,
+)
+from web.http.templating import render
+from web.usecases.checkin import KioskBundle
+from web.usecases.facts import PersonCard
 
 SCAN = obj(["session_id"], session_id=INT, hall_id=INT, credential={"type": "string", "maxLength": 200},
            person_id=INT, method={"enum": [Method.QR.value, Method.FACE.value, Method.MANUAL.value]},
@@ -62,9 +48,11 @@ SCAN = obj(["session_id"], session_id=INT, hall_id=INT, credential={"type": "str
            face_score={"type": "number", "description": "refused: a face score is the face service's own"},
            face_decision={"type": "string", "maxLength": 400,
                           "description": "method face: the face_decision the face API or camera socket gave"})
-VERDICT = obj(["outcome", "message"], outcome={"enum": [o.value for o in Outcome]},
+HALL, CONSENT = record(Hall), record(Consent)
+VERDICT = obj(["outcome", "reason", "message", "person", "checkin"], outcome={"enum": [o.value for o in Outcome]},
               reason={"enum": [*(r.value for r in Refusal), None]}, message=STR,
-              person={"type": ["object", "null"]}, checkin={"type": ["object", "null"]})
+              person={"anyOf": [record(PersonCard), {"type": "null"}]},
+              checkin={"anyOf": [CHECKIN, {"type": "null"}]})
 
 NUM: Schema = {"type": "number"}
 PICTURE: Schema = {"type": "string", "contentEncoding": "base64", "description": "a JPEG or PNG picture"}
@@ -80,8 +68,9 @@ FACE = obj(["decision", "reason", "message"], decision={"enum": DECISION},
            face_decision={"type": ["string", "null"], "description": "ACCEPT/CONFIRM: the sealed decision to pass to "
                                                                        "POST /api/checkins with method face"},
            message=STR, person={"type": ["object", "null"], "description": "ACCEPT/CONFIRM only"},
-           alternatives={"type": "array", "items": OBJ, "description": "CONFIRM (ambiguous): the other candidate"},
-           box=OBJ, problem={"enum": ["too_small", "at_edge", None]},
+           alternatives={"type": "array", "items": record(PersonCard, distance=NUM),
+                         "description": "CONFIRM (ambiguous): the other candidate"},
+           box=record(Box), problem={"enum": ["too_small", "at_edge", None]},
            checkin={**VERDICT, "description": "with check_in: the verdict of the check-in made"})
 
 
@@ -117,7 +106,7 @@ def face_paths(pid: dict[str, Any]) -> dict[str, Any]:
     enrol = op("Enrol the person's face from one picture showing exactly one face, under their explicit consent "
                "(self, or a hall clerk in scope; logged). Only an encrypted template is kept, never the picture.",
                "cookie", 201, params=[pid], ok=obj(["person_id", "consent", "enrolled_at"], person_id=INT,
-                                                   consent=OBJ, enrolled_at=TIME, face_size=INT))
+                                                   consent=CONSENT, enrolled_at=TIME, face_size=INT))
     enrol["requestBody"] = pictures("image, consent=true, and optionally text_version and channel "
                                     "(hall_operator or paper; a participant's own is participant_page)",
                                     consent={"type": "boolean"}, text_version=STR,
@@ -127,8 +116,8 @@ def face_paths(pid: dict[str, Any]) -> dict[str, Any]:
             "get": op("The person's face enrolment and consents (self, or staff in scope; logged)", "cookie",
                       params=[pid], ok=obj(["person_id", "enrolled"], person_id=INT, enrolled={"type": "boolean"},
                                            enrolled_at={"type": ["string", "null"], "format": "date-time"},
-                                           consent={"type": ["object", "null"]},
-                                           consents={"type": "array", "items": OBJ})),
+                                           consent={"anyOf": [CONSENT, {"type": "null"}]},
+                                           consents=array(CONSENT))),
             "post": enrol,
             "delete": op("Withdraw consent: the template is deleted in the same transaction (self, or staff in "
                          "scope; logged)", "cookie", params=[pid], ok=obj(
@@ -141,79 +130,6 @@ def face_paths(pid: dict[str, Any]) -> dict[str, Any]:
                                               ok=obj(["version", "title", "paragraphs"], version=STR, title=STR,
                                                      paragraphs={"type": "array", "items": STR},
                                                      current={"type": "boolean"}), errors=(404,))},
-    }
-
-
-FEEDBACK = obj(["id", "kind", "state", "content", "anonymous"], id=INT,
-               kind={"enum": ["opinion", "proposal", "recommendation", "speak_request"]},
-               state={"enum": ["new", "in_progress", "accepted", "answered", "escalated"]},
-               content={"type": "string", "maxLength": 4000}, anonymous={"type": "boolean"},
-               author={"type": ["string", "null"]}, unit=STR, handled_by=STR,
-               conference_id={"type": ["integer", "null"]}, created_at=TIME, answer={"type": ["string", "null"]},
-               answered_at={"type": ["string", "null"], "format": "date-time"},
-               receipt={"type": "string", "description": "anonymous only, in the answer to POST: shown once"})
-DOCUMENT = obj(["id", "title", "access", "content_type", "size"], id=INT, conference_id=INT, title=STR, number=STR,
-               issuer=STR, issued_on={"type": ["string", "null"], "format": "date"}, category=STR,
-               access={"enum": ["public", "signed_in"]}, content_type=STR, size=INT, page_url=STR, file_url=STR,
-               openings={"type": "object", "description": "organisers only: total, and by reader's unit"})
-REPORT_FILTERS = [query("unit", INT), query("level", {"type": "integer", "minimum": 0, "maximum": 3}),
-                  query("channel", {"enum": ["two_way", "receive_only", "broadcast", "in_person"]}),
-                  query("source", {"enum": ["counted", "reported"]}),
-                  query("absence", {"enum": ["absent_excused", "absent_unexcused", "pending"]}),
-                  query("depth", {"type": "integer", "minimum": 0}), query("pending", {"enum": [0, 1]}),
-                  query("lang", {"enum": ["vi", "en"]})]
-
-
-def content_paths() -> dict[str, Any]:
-    """Documents, feedback, reports and the audit log (web/routes/documents.py, feedback_pages.py, report_pages.py)."""
-    cid, did, fid, sid = (path_param(n) for n in ("cid", "did", "fid", "sid"))
-    upload = op("Upload a document (organisers of the conference): multipart with `file` (PDF, DOCX, PNG, JPEG or "
-                "WebP, at most 25 MB; the type is read from the content, a disguised file is refused) and the fields",
-                "cookie", 201, ok=DOCUMENT, params=[cid], errors=(401, 403, 404, 422))
-    upload["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": obj(
-        ["file", "title"], file={"type": "string", "contentMediaType": "application/octet-stream"}, title=STR,
-        number=STR, issuer=STR, issued_on={"type": "string", "format": "date"}, category=STR,
-        access={"enum": ["public", "signed_in"]})}}}
-    return {
-        "/api/conferences/{cid}/documents": {
-            "get": op("The conference's documents (organisers also get the openings by unit)", "cookie",
-                      params=[cid], ok={"type": "array", "items": DOCUMENT}),
-            "post": upload},
-        "/api/documents/{did}": {
-            "get": op("One document: anyone for a public one, signed-in users it concerns otherwise (401 anonymous)",
-                      "none", params=[did], ok=DOCUMENT, errors=(401, 403, 404)),
-            "delete": op("Remove a document (organisers of the conference)", "cookie", params=[did])},
-        "/api/feedback": {
-            "get": op("Feedback from the organiser's units, newest first (named authors: logged)", "cookie",
-                      params=[query("unit", INT), query("conference", INT),
-                              query("state", FEEDBACK["properties"]["state"]),
-                              query("kind", FEEDBACK["properties"]["kind"]), query("page", INT)],
-                      ok=obj(["total", "items"], total=INT, items={"type": "array", "items": FEEDBACK})),
-            "post": op("Send feedback, signed or anonymous; an anonymous one is answered with its receipt code",
-                       "cookie", 201, ok=FEEDBACK, body=obj(
-                           ["kind", "content"], kind=FEEDBACK["properties"]["kind"],
-                           content={"type": "string", "maxLength": 4000}, conference_id=INT,
-                           anonymous={"type": "boolean"}))},
-        "/api/me/feedback": {"get": op("The user's own signed feedback, with the answers", "cookie",
-                                       ok={"type": "array", "items": FEEDBACK})},
-        "/api/feedback/receipt": {"post": op("Anonymous feedback by its receipt code", "none", ok=FEEDBACK,
-                                             body=obj(["code"], code=STR), errors=(404, 422, 429))},
-        "/api/feedback/{fid}": {"get": op("One feedback (its author, or organisers in scope)", "cookie",
-                                          params=[fid], ok=FEEDBACK)},
-        "/api/feedback/{fid}/state": {"post": op(
-            "Move feedback on: in_progress, accepted, answered (with answer), escalated (to the unit above)",
-            "cookie", params=[fid], ok=FEEDBACK, errors=(401, 403, 404, 409, 422),
-            body=obj(["state"], state=FEEDBACK["properties"]["state"], answer={"type": "string", "maxLength": 4000}))},
-        "/api/sessions/{sid}/report": {"get": op(
-            "The session report's tables (halls, unit rollup, absentees, methods, feedback), with the unit tree as "
-            "it stood on the session's day; the absentee list is personal data (logged)", "cookie",
-            params=[sid, *REPORT_FILTERS], ok=obj(["summary", "tables"], summary=OBJ,
-                                                  tables={"type": "array", "items": OBJ}))},
-        "/api/audit": {"get": op("The audit log (administrator), with check-ins recorded by hand", "cookie",
-                                 params=[query("category", {"enum": ["personal_data", "attendance", "biometric",
-                                                                     "accounts", "content"]}),
-                                         query("user", STR), query("from", {"type": "string", "format": "date"}),
-                                         query("to", {"type": "string", "format": "date"}), query("page", INT)])},
     }
 
 
@@ -240,7 +156,8 @@ def media_paths() -> dict[str, Any]:
             "Signed-in viewers of the session (invited participants, staff whose scope the conference concerns) "
             "or a hall screen with its device token", "cookie", params=[sid], errors=(401, 403, 404),
             ok=obj(["live", "ice_servers", "codec"], **MEDIA_STATE,
-                   ice_servers={"type": "array", "items": OBJ, "description": "RTCIceServer objects"},
+                   ice_servers={"type": "array", "description": "RTCIceServer objects", "items": obj(
+                       ["urls"], urls=array(STR), username=STR, credential=STR)},
                    codec={"enum": ["H264", "VP8"]}, heartbeat_s=INT, may_publish={"type": "boolean"},
                    may_control={"type": "boolean"}))},
         "/api/sessions/{sid}/recordings": {"get": op(
@@ -265,34 +182,35 @@ def document() -> dict[str, Any]:
                                      problems={"type": "array", "items": OBJ})},
         },
         "paths": {
-            "/api/me": {"get": op("The signed-in user and their CSRF token", "cookie")},
+            "/api/me": {"get": op("The signed-in user and their CSRF token", "cookie",
+                                  ok=obj(["user", "csrf_token"], user=USER, csrf_token=STR))},
             "/api/me/password": {"post": op(
                 "Change the account's own password (the current one required, throttled as sign-in is); every "
                 "other session of the account ends, this one gets a new CSRF token", "cookie",
-                ok=obj(["user", "csrf_token"], user=OBJ, csrf_token=STR),
+                ok=obj(["user", "csrf_token"], user=USER, csrf_token=STR),
                 body=obj(["current_password", "new_password"], current_password=STR, new_password=STR),
                 errors=(401, 403, 422, 429))},
             "/api/conferences": {
-                "get": op("Conferences that concern the user", "cookie", ok={"type": "array", "items": OBJ}),
-                "post": op("Create a conference", "cookie", 201, body=obj(
+                "get": op("Conferences that concern the user", "cookie", ok=array(record(Conference))),
+                "post": op("Create a conference", "cookie", 201, ok=record(Conference), body=obj(
                     ["title", "organiser_unit_id"], title={"type": "string", "maxLength": 300}, topic=STR,
                     mode={"enum": ["discussion", "presenter", "broadcast"]}, organiser_unit_id=INT))},
-            "/api/conferences/{cid}": {"get": op("One conference", "cookie", params=[cid])},
+            "/api/conferences/{cid}": {"get": op("One conference", "cookie", params=[cid], ok=record(Conference))},
             "/api/conferences/{cid}/sessions": {
-                "get": op("Its sessions", "cookie", params=[cid], ok={"type": "array", "items": OBJ}),
-                "post": op("Add a session", "cookie", 201, params=[cid], body=obj(
+                "get": op("Its sessions", "cookie", params=[cid], ok=array(record(Session))),
+                "post": op("Add a session", "cookie", 201, params=[cid], ok=record(Session), body=obj(
                     ["title", "starts_at", "ends_at"], title=STR, starts_at=TIME, ends_at=TIME,
                     late_after_minutes={"type": "integer", "minimum": 0, "maximum": 1440}))},
             "/api/conferences/{cid}/halls": {
-                "get": op("Its halls within the user's scope", "cookie", params=[cid],
-                          ok={"type": "array", "items": OBJ}),
-                "post": op("Add a hall", "cookie", 201, params=[cid], errors=(401, 403, 404, 409, 422), body=obj(
+                "get": op("Its halls within the user's scope", "cookie", params=[cid], ok=array(HALL)),
+                "post": op("Add a hall", "cookie", 201, params=[cid], errors=(401, 403, 404, 409, 422), ok=HALL,
+                           body=obj(
                     ["unit_id", "channel"], unit_id=INT, name=STR, role={"enum": ["host", "participating"]},
                     channel={"enum": ["two_way", "receive_only", "broadcast", "in_person"]}, chair=STR,
                     technical_contact=STR))},
             "/api/sessions/{sid}": {"patch": op(
                 "Move a session's times and check-in window (the conference's organisers); a window not given keeps "
-                "its distance to the start and the end", "cookie", params=[sid], body=obj(
+                "its distance to the start and the end", "cookie", params=[sid], ok=record(Session), body=obj(
                     ["starts_at", "ends_at"], starts_at=TIME, ends_at=TIME, checkin_opens_at=TIME,
                     checkin_closes_at=TIME, late_after_minutes={"type": "integer", "minimum": 0, "maximum": 1440}))},
             "/api/sessions/{sid}/presenters": {"post": op(
@@ -301,8 +219,11 @@ def document() -> dict[str, Any]:
                 ok=obj(["session_id", "user_id"], session_id=INT, user_id=INT))},
             "/api/units/{uid}/people": {"get": op("Persons of a unit's subtree, searched without diacritics",
                                                   "cookie", params=[uid, query("q", STR), query("limit", INT),
-                                                                    query("offset", INT)])},
-            "/api/persons/{pid}": {"get": op("One person (self, or staff in scope)", "cookie", params=[pid])},
+                                                                    query("offset", INT)],
+                                                  ok=obj(["unit", "total", "people"], unit=record(Unit), total=INT,
+                                                         people=array(record(Person))))},
+            "/api/persons/{pid}": {"get": op("One person (self, or staff in scope)", "cookie", params=[pid],
+                                             ok=record(Person))},
             "/api/persons/{pid}/qr.png": {"get": op("The person's QR code as PNG (self, or staff who hand out cards "
                                                     "in scope; logged), for a conference (default: their coming one)",
                                                     "cookie", params=[pid, query("conference_id", INT)],
@@ -318,22 +239,29 @@ def document() -> dict[str, Any]:
                 ["person_id", "credential_id"], person_id=INT, credential_id=STR, issued_at=TIME,
                 valid_until=TIME))},
             "/api/halls/{hid}/enrolment-codes": {"post": op("A one-time code to enrol a kiosk at the hall", "cookie",
-                                                            201, params=[hid])},
+                                                            201, params=[hid], ok=obj(
+                ["hall_id", "code", "expires_at"], hall_id=INT, code=STR, expires_at=TIME))},
             "/api/halls/{hid}/devices": {"get": op("The hall's kiosks", "cookie", params=[hid],
-                                                   ok={"type": "array", "items": OBJ})},
-            "/api/devices/{did}/revoke": {"post": op("Revoke a kiosk's key", "cookie", params=[did])},
+                                                   ok=array(record(Device, omit=("token_hash",))))},
+            "/api/devices/{did}/revoke": {"post": op("Revoke a kiosk's key", "cookie", params=[did],
+                                                     ok=obj(["revoked"], revoked=INT))},
             "/api/devices/enrol": {"post": op("Spend an enrolment code; returns the device token once", "none", 201,
-                                              body=obj(["code", "name"], code=STR, name=STR),
-                                              errors=(422, 429))},
+                                              body=obj(["code", "name"], code=STR, name=STR), errors=(422, 429),
+                                              ok=obj(["device_id", "hall_id", "token"], device_id=INT, hall_id=INT,
+                                                     token=STR))},
             "/api/kiosk/halls/{hid}": {"get": op(
                 "The kiosk's hall and its invitees (what tells namesakes apart; with session_id, when each was "
-                "checked in)", "kiosk", params=[hid, query("q", STR), query("limit", INT), query("session_id", INT)])},
+                "checked in)", "kiosk", params=[hid, query("q", STR), query("limit", INT), query("session_id", INT)],
+                ok=obj(["hall", "device_id", "people"], hall=HALL, device_id=INT, people=array(obj(
+                    ["id", "full_name", "unit_id", "detail", "checked_in_at"], id=INT, full_name=STR, unit_id=INT,
+                    detail=STR, checked_in_at={"type": ["string", "null"], "format": "date-time"}))))},
             "/api/kiosk/bundle": {"get": op("Keys, revocations and roster for offline check-in", "kiosk",
-                                            params=[query("session_id", INT, True)])},
+                                            params=[query("session_id", INT, True)], ok=record(KioskBundle))},
             "/api/kiosk/sessions": {"get": op(
                 "The kiosk's hall, its conference and the conference's sessions (to pick one); camera frames then "
                 "go over /ws (docs/KIOSK.md)", "kiosk", errors=(401,), ok=obj(
-                    ["device", "hall", "conference", "sessions", "faces"], device=OBJ, hall=OBJ, conference=OBJ,
+                    ["device", "hall", "conference", "sessions", "faces"], device=obj(["id", "name"], id=INT, name=STR),
+                    hall=obj(["id", "name"], id=INT, name=STR), conference=obj(["id", "title"], id=INT, title=STR),
                     faces={"type": "boolean"}, sessions={"type": "array", "items": obj(
                         ["id", "title", "starts_at", "ends_at", "checkin_open"], id=INT, title=STR, starts_at=TIME,
                         ends_at=TIME, checkin_opens_at=TIME, checkin_closes_at=TIME,
@@ -344,20 +272,31 @@ def document() -> dict[str, Any]:
             "/api/checkins/upload": {"post": op("An offline kiosk's queue of scans, idempotent by nonce", "kiosk",
                                                 body=obj(["items"], items={"type": "array", "maxItems": 5000,
                                                                            "items": SCAN}),
+                                                ok=obj(["results"], results=array(VERDICT)),
                                                 errors=(401, 403, 404, 422, 503))},
             "/api/checkins/undo": {"post": op("Undo a check-in (same device, within 5 minutes)", "kiosk", body=obj(
-                ["session_id", "person_id"], session_id=INT, hall_id=INT, person_id=INT))},
-            "/api/absences": {"post": op("Mark absent, with or without a reason", "cookie", body=obj(
+                ["session_id", "person_id"], session_id=INT, hall_id=INT, person_id=INT),
+                ok=obj(["undone"], undone=CHECKIN))},
+            "/api/absences": {"post": op("Mark absent, with or without a reason", "cookie", ok=CHECKIN, body=obj(
                 ["session_id", "hall_id", "person_id"], session_id=INT, hall_id=INT, person_id=INT,
                 reason={"type": "string", "maxLength": 500}))},
-            "/api/headcounts": {"post": op("A hall's reported headcount", "cookie", body=obj(
+            "/api/headcounts": {"post": op("A hall's reported headcount", "cookie", ok=record(Headcount), body=obj(
                 ["session_id", "hall_id", "expected", "present"], session_id=INT, hall_id=INT,
                 expected={"type": "integer", "minimum": 0}, present={"type": "integer", "minimum": 0},
                 absent_excused={"type": "integer", "minimum": 0}, absent_unexcused={"type": "integer", "minimum": 0}))},
-            "/api/live/ticket": {"post": op("A 60-second ticket for the live WebSocket's hello", "cookie",
-                                            errors=(401, 403))},
+            "/api/live/ticket": {"post": op("A 60-second ticket for the live WebSocket's hello (single-use, bound to "
+                                            "the session's version)", "cookie", errors=(401, 403),
+                                            ok=obj(["ticket", "expires_in"], ticket=STR, expires_in=INT))},
             "/api/sessions/{sid}/checkins": {"get": op("A hall's check-ins for a session", "cookie",
-                                                       params=[sid, query("hall_id", INT, True)])},
+                                                       params=[sid, query("hall_id", INT, True)], ok=array(CHECKIN))},
+            "/api/asyncapi.json": {"get": op(
+                "The live WebSocket protocol (/ws) as an AsyncAPI 3.0 document (web/live/contract.py)", "none",
+                errors=(), ok={"type": "object", "required": ["asyncapi", "channels", "operations"], "properties": {
+                    "asyncapi": {"const": "3.0.0"}, "channels": {"type": "object", "additionalProperties": {}},
+                    "operations": {"type": "object", "additionalProperties": {}}}})},
+            "/api/docs": {"get": op("This documentation, drawn by Swagger UI from /api/openapi.json", "none",
+                                    ok={"type": "string", "contentMediaType": "text/html"}, errors=())},
+            **account_paths(),
             **face_paths(pid),
             **content_paths(),
             **media_paths(),
@@ -369,4 +308,9 @@ async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(document())
 
 
-routes = [Route("/api/openapi.json", openapi)]
+async def docs(request: Request) -> Response:
+    """The documentation page: Swagger UI (vendored, web/static/vendor) reading /api/openapi.json."""
+    return await render(request, "api_docs.html", signed_in=False)
+
+
+routes = [Route("/api/openapi.json", openapi), Route("/api/docs", docs)]

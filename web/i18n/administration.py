@@ -1,4 +1,5 @@
-"""The words of the accounts administration page (web/routes/administration.py)."""
+"""The words of the accounts administration page (web/routes/administration.py) and the API's
+documentation page (/api/docs, web/http/openapi.py)."""
 
 WORDS: dict[str, tuple[str, str]] = {
     "accounts_admin": ("Quản lý tài khoản", "Accounts"),
@@ -17,4 +18,5 @@ WORDS: dict[str, tuple[str, str]] = {
     "account_activate": ("Mở khóa", "Reactivate"),
     "account_change_role": ("Đổi vai trò", "Change role"),
     "account_none": ("Không có tài khoản nào dưới quyền bạn.", "No accounts below you."),
+    "api_docs": ("Tài liệu API", "API documentation"),
 }
