@@ -124,6 +124,7 @@ async def build(settings: Settings) -> AsyncIterator[Services]:
         await hub.start()
         media = MediaService(media_config(settings), conference, facts, viewing=viewing)
         await media.start()
+        hub.users_ended.append(media.end_users)  # an account ended on any hub: its WebRTC media closes too
         frames = FramePool(settings.kiosk_workers)
         biometrics = face_services(settings, engine, conference, facts, sealer)
         await biometrics.purge_expired()

@@ -191,3 +191,34 @@ def test_the_command_line_deactivates_activates_and_changes_a_role(tmp_path: Pat
     assert missing.returncode == 2 and "no account 'nobody'" in missing.stderr
     no_unit = hoinghi("accounts", "role", "btg", "organiser", env=env)
     assert no_unit.returncode == 2 and "--unit" in no_unit.stderr
+
+
+def test_an_ended_accounts_webrtc_media_closes_on_every_hub(two_hubs: tuple[TestClient, TestClient, World],  # noqa: F811
+                                                            no_recheck: None) -> None:  # noqa: F811
+    """Media outlives its socket (a reloading page keeps its video), so ending the socket is not enough: a
+    deactivated viewer's and a signed-out publisher's peer connections close too, on the hub that carries
+    them, told over the bus by the hub where the account was ended."""
+    from tests.test_media_signalling import offer, reply, state
+
+    first, second, world = two_hubs
+    s = world.session_id
+    view_offer, publish_offer = offer("view"), offer("publish")
+    with second.websocket_connect("/ws") as watcher, second.websocket_connect("/ws") as viewer, \
+            second.websocket_connect("/ws") as presenter:
+        hello(watcher, ticket(second, "chair.c1"))
+        watcher.send_json({"type": "media_watch", "session": s})
+        hello(presenter, ticket(second, "org.p"))
+        presenter.send_json({"type": "rtc_offer", "session": s, "role": "publish", "sdp": publish_offer})
+        assert reply(presenter)["type"] == "rtc_answer"
+        hello(viewer, ticket(second, "member.a1"))
+        viewer.send_json({"type": "rtc_offer", "session": s, "role": "view", "sdp": view_offer})
+        assert reply(viewer)["type"] == "rtc_answer"
+        assert state(watcher, lambda m: m["viewers"] == 1 and m["presenter"])["session"] == s
+        assert admin_post(first, "admin", f"/api/accounts/{user_id(first, 'member.a1')}/deactivate").status_code == 200
+        assert state(watcher, lambda m: m["viewers"] == 0)["presenter"] is True  # the viewer's peer closed
+        csrf = sign_in(first, "org.p")  # the presenter signs out everywhere, from another browser
+        assert first.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+        assert state(watcher, lambda m: not m["presenter"])["viewers"] == 0  # the publisher's peer closed
+        assert closed_within(viewer, 5) == Close.BAD_AUTH and closed_within(presenter, 5) == Close.BAD_AUTH
+    media = services(second).media
+    assert [p for p in media.open_peers.values() if p.user_id is not None] == []

@@ -204,6 +204,12 @@ class MediaService:
         broadcast.dirty = True
         return peer, answer
 
+    def end_users(self, user_ids: set[int]) -> None:
+        """These accounts' sessions ended (deactivated, signed out everywhere, another role or password): their
+        peer connections on this process close, publishing and viewing alike (media outlives the socket)."""
+        for peer in [p for p in self.open_peers.values() if p.user_id in user_ids]:
+            self._spawn(self.close_peer(peer, "revoked"))
+
     async def close_peer(self, peer: Peer, reason: str) -> None:
         if peer.closed:
             return
