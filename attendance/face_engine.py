@@ -1,15 +1,19 @@
-"""Face analysis with dlib, through face_recognition's models: the adapter around the pure cores
+"""Face analysis with dlib and face_recognition's models: the adapter around the pure cores
 `attendance.face_match` and `attendance.liveness`.
 
 One frame is decoded with OpenCV (an encoded JPEG/PNG, or a raw BGR or grayscale frame from a
 camera), scaled down when larger than `max_side`, searched for faces once with the HOG detector on
-its grayscale copy (one upsample), and each face found gets its 68 landmarks (on the RGB copy) and,
-when asked and when it is large enough, its 128-d embedding computed from those same landmarks.
-Nothing is ever written anywhere: images live in memory for the length of one call.
+its grayscale copy, and each face found gets its 68 landmarks (on the RGB copy) and, when asked and
+when it is large enough, its 128-d embedding: dlib's ResNet on the chip cut along those same
+landmarks, run with NumPy (`attendance.face_resnet`, 4x faster than the BLAS-less dlib wheel).
 
-The dlib work runs in a process pool (dlib's encoder holds the GIL for ~100 ms a face, which would
-stall the event loop even from a thread), or with `workers=0` in one worker thread (tests, tiny
-deployments). `FrameGate` lets a camera stream drop frames while one is being analysed.
+Where the faces are is `attendance.face_detection` (at the scale the minimum face size asks for; a face
+a kiosk follows is searched around its last place first, `near`). Nothing is ever written anywhere:
+images live in memory for the length of one call.
+
+The work runs in a process pool (dlib holds the GIL for the detection and the landmarks, which would
+stall the event loop even from a thread), one OpenBLAS thread each, or with `workers=0` in one worker
+thread (tests, tiny deployments). `FrameGate` lets a camera stream drop frames while one is being analysed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import cv2
@@ -29,12 +34,13 @@ import numpy as np
 import numpy.typing as npt
 
 from attendance.errors import AttendanceError
+from attendance.face_detection import Box, box_of, find, find_near
 from attendance.face_match import Vector
+from attendance.face_resnet import CHIP, PADDING, FaceResNet
 from attendance.liveness import FaceMeasure, LivenessCheck, LivenessFailure, LivenessPolicy, LivenessState, measure
 
 Image = bytes | npt.NDArray[np.uint8]  # an encoded picture, or a raw frame (H×W×3 BGR or H×W gray)
 T = TypeVar("T")
-DETECTOR_WINDOW = 80  # pixels: dlib's HOG face detector's window
 MAX_PIXELS = 64_000_000  # the largest picture a worker decodes (a 48-megapixel phone photo fits)
 
 
@@ -53,25 +59,8 @@ class FaceProblem(StrEnum):
 class EngineConfig:
     min_face: int = 80  # pixels across (the detector's box), in the analysed (possibly scaled) picture
     max_side: int = 1280  # larger pictures are scaled down before detection
-    upsample: int = 1
     workers: int = 1  # processes; 0: one thread in this process
     edge_tolerance: float = 0.04  # a box may cross the picture's edge by this fraction of its width
-
-
-@dataclass(frozen=True)
-class Box:
-    top: int
-    right: int
-    bottom: int
-    left: int
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
-
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
 
 
 @dataclass(frozen=True)
@@ -110,13 +99,15 @@ class _Models:
     loaded: _Models | None = None
 
     def __init__(self) -> None:
+        import dlib
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # face_recognition_models imports pkg_resources
-            from face_recognition import api
+            import face_recognition_models
 
-        self.detector: Any = api.face_detector
-        self.landmarks: Any = api.pose_predictor_68_point
-        self.encoder: Any = api.face_encoder
+        self.detector: Any = dlib.get_frontal_face_detector()
+        self.landmarks: Any = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+        self.encoder = FaceResNet(Path(face_recognition_models.face_recognition_model_location()))
 
     @classmethod
     def get(cls) -> _Models:
@@ -167,7 +158,7 @@ def _rect(box: Box) -> Any:
 
 
 def _face(models: _Models, frame: _Frame, rect: Any, config: EngineConfig, encode: bool) -> FoundFace:
-    box = Box(rect.top(), rect.right(), rect.bottom(), rect.left())
+    box = box_of(rect)
     height, width = frame.gray.shape
     slack = config.edge_tolerance * box.width
     problem = None
@@ -179,40 +170,26 @@ def _face(models: _Models, frame: _Frame, rect: Any, config: EngineConfig, encod
     points = [(float(p.x), float(p.y)) for p in shape.parts()]
     embedding = None
     if encode and problem is not FaceProblem.TOO_SMALL:
-        embedding = np.asarray(models.encoder.compute_face_descriptor(frame.rgb, shape, 1), dtype=np.float32)
+        import dlib
+
+        embedding = models.encoder.embed(dlib.get_face_chip(frame.rgb, shape, CHIP, PADDING))
     return FoundFace(box, problem, measure(points), embedding)
 
 
-def _detect(models: _Models, frame: _Frame, config: EngineConfig) -> list[Any]:
-    rects = list(models.detector(frame.gray, config.upsample))
-    return sorted(rects, key=lambda r: -r.width())
+def _locate(models: _Models, frame: _Frame, config: EngineConfig, near: Box | None) -> list[Any]:
+    """The faces around `near` when it is given and one is still there, else of the whole frame."""
+    found = find_near(models.detector, frame.gray, config.min_face, near) if near is not None else []
+    return found or find(models.detector, frame.gray, config.min_face)
 
 
-def _detect_near(models: _Models, frame: _Frame, config: EngineConfig, box: Box) -> list[Any]:
-    """Faces near `box` only, where a burst's face was one frame earlier: a search of a crop twice the
-    face's size, without upsampling when the face is large enough for the detector's 80-pixel window
-    (a tenth of a full search). A face that moved out of the crop is lost for this frame."""
-    import dlib
-
-    height, width = frame.gray.shape
-    pad = box.width // 2
-    top, left = max(0, box.top - pad), max(0, box.left - pad)
-    bottom, right = min(height, box.bottom + pad), min(width, box.right + pad)
-    if bottom - top < 32 or right - left < 32:
-        return []
-    upsample = 0 if box.width >= 1.3 * DETECTOR_WINDOW else config.upsample
-    found = models.detector(np.ascontiguousarray(frame.gray[top:bottom, left:right]), upsample)
-    rects = [dlib.rectangle(r.left() + left, r.top() + top, r.right() + left, r.bottom() + top) for r in found]
-    return sorted(rects, key=lambda r: -r.width())
-
-
-def analyse_image(image: Image, config: EngineConfig, encode: bool) -> FrameAnalysis | None:
-    """Every face of one picture, largest first; None when it is not a picture."""
+def analyse_image(image: Image, config: EngineConfig, encode: bool, near: Box | None = None) -> FrameAnalysis | None:
+    """Every face of one picture, largest first; None when it is not a picture. With `near` (a face
+    followed from the previous frame), only the faces around it, unless it is gone."""
     models = _Models.get()
     frame = _decode(image, config.max_side)
     if frame is None:
         return None
-    faces = tuple(_face(models, frame, r, config, encode) for r in _detect(models, frame, config))
+    faces = tuple(_face(models, frame, r, config, encode) for r in _locate(models, frame, config, near))
     height, width = frame.gray.shape
     return FrameAnalysis(width, height, frame.scale, faces)
 
@@ -239,7 +216,7 @@ def analyse_burst(frames: Sequence[Image], config: EngineConfig, policy: Livenes
         frame = _decode(image, config.max_side)
         if frame is None:
             return None
-        rects = _detect_near(models, frame, config, last.box) if last is not None else _detect(models, frame, config)
+        rects = _locate(models, frame, config, last.box if last is not None else None)
         faces = [_face(models, frame, r, config, encode=False) for r in rects]
         face = follow(faces, last)
         analysed += 1
@@ -279,6 +256,7 @@ class FaceEngine:
                 # workers inherit it and read it when they import OpenCV: a small file claiming a huge picture
                 # (a decompression bomb) is refused instead of allocating gigabytes
                 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+                os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core per decision (the ResNet's products)
                 self._executor = concurrent.futures.ProcessPoolExecutor(
                     self.config.workers, mp_context=multiprocessing.get_context("spawn"), initializer=load_models)
             else:
@@ -298,8 +276,8 @@ class FaceEngine:
         """Start the workers and load the models now rather than on the first face."""
         await self._run(load_models)
 
-    async def analyse(self, image: Image, encode: bool = True) -> FrameAnalysis | None:
-        return await self._run(analyse_image, image, self.config, encode)
+    async def analyse(self, image: Image, encode: bool = True, near: Box | None = None) -> FrameAnalysis | None:
+        return await self._run(analyse_image, image, self.config, encode, near)
 
     async def analyse_burst(self, frames: Sequence[Image], policy: LivenessPolicy,
                             interval: float = 0.2) -> BurstAnalysis | None:

@@ -26,7 +26,8 @@ from typing import Protocol
 import numpy as np
 
 from attendance.errors import InvalidRecord, NotFound
-from attendance.face_engine import Box, FaceEngine, FaceProblem, FoundFace, FrameGate, Image, follow
+from attendance.face_detection import Box
+from attendance.face_engine import FaceEngine, FaceProblem, FoundFace, FrameGate, Image, follow
 from attendance.face_match import (
     DIM,
     Decision,
@@ -348,7 +349,8 @@ class FaceStream:
     """A kiosk camera's live frames (for the camera transport, e.g. a WebRTC track): `push` each frame
     with its time; a frame pushed while the previous one is still being analysed is dropped (None).
 
-    Liveness is followed across frames on the largest face; when it passes, that face (from the frame
+    Liveness is followed across frames on the largest face, searched around its last place first (the
+    whole frame when it is not there); when it passes, that face (from the frame
     it passed on, without detecting again) is identified and the challenge starts afresh for the next
     person. With liveness off, every analysed frame is identified.
     """
@@ -367,7 +369,8 @@ class FaceStream:
     async def _process(self, frame: Image, at: float) -> Identification:
         svc = self.service
         live = svc.liveness.mode is not LivenessMode.OFF
-        analysis = await svc.engine.analyse(frame, encode=not live)
+        near = self._last.box if live and self._last is not None else None  # search around the followed face first
+        analysis = await svc.engine.analyse(frame, encode=not live, near=near)
         if analysis is None:
             raise FaceRefused(EnrolProblem.NOT_AN_IMAGE)
         if not live:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from attendance.face_calibration import CalibrationRecord, Sample, distributions, recommend
+from attendance.face_detection import Box
 from attendance.face_engine import EngineConfig, FaceEngine, FrameAnalysis, Image, analyse_image, load_models
 from attendance.face_match import DEFAULT_CONFIRM_BAND
 
@@ -55,9 +56,9 @@ class CachedEngine(FaceEngine):
     def __init__(self) -> None:
         super().__init__(EngineConfig(workers=0))
 
-    async def analyse(self, image: Image, encode: bool = True) -> FrameAnalysis | None:
-        if not isinstance(image, bytes):
-            return await super().analyse(image, encode)
+    async def analyse(self, image: Image, encode: bool = True, near: Box | None = None) -> FrameAnalysis | None:
+        if not isinstance(image, bytes) or near is not None:
+            return await super().analyse(image, encode, near)
         try:
             return analysed(image, self.config.min_face)
         except AssertionError:

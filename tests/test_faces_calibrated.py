@@ -93,7 +93,7 @@ def test_identification_is_refused_until_the_command_records_a_calibration(
         assert camera(client, world.kiosk_token, world.session_id, "face")["mode"] == "face"
         page = client.get(f"/halls/{world.halls['C1']}/kiosks")
         assert f"Hiệu chuẩn nhận diện khuôn mặt: {BY}" in page.text
-        assert "(7 người, 9 ảnh)" in page.text and "nhỏ nhất giữa hai người khác nhau 0.497" in page.text
+        assert "(7 người, 9 ảnh)" in page.text and "nhỏ nhất giữa hai người khác nhau 0.508" in page.text
         assert "với 300 người: CHƯA an toàn" in page.text
         entries = client.portal.call(svc.conference.store.audit_entries)
         assert any(e.action is AuditAction.BIOMETRIC and e.subject == "face_calibration:1" and BY in e.detail
