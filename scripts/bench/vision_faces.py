@@ -8,20 +8,29 @@
   (so a set serves as enrolled people and, one at a time, as strangers). Strangers must be neither
   accepted nor shown to the clerk (CONFIRM names a candidate).
 - The genuine and impostor distances of each set (every pair of photos), printed and drawn (PNG).
+- The kiosk's time from a face entering the frame to its verdict: the frames it takes (one with liveness
+  off; with liveness on, a burst of the face turning: a frame and its mirror image, as in
+  tests/test_faces_engine.py, since there is no video) × the camera's frame interval, plus the CPU.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from attendance.face_calibration import Sample, distributions, table_row
-from attendance.face_engine import EngineConfig
+from attendance.face_engine import EngineConfig, analyse_burst
 from attendance.face_match import Decision, Gallery, MatchPolicy
 from attendance.face_photos import Photo, read_set, samples
 from attendance.face_plot import Panel, draw
+from attendance.liveness import LivenessPolicy, LivenessState
+
+FRAME_INTERVAL = 0.2  # seconds: the kiosk sends 5 frames a second (web/kiosk/camera.py, FPS)
 
 ALIASES = {"partial": "obama"}  # the shared Western set: partly hidden photos of the obama/ person
 
@@ -124,3 +133,39 @@ def recognition(faces_dirs: list[Path], strangers_dirs: list[Path], config: Engi
         print(f"plot: {plot}")
     print()
     return out
+
+
+def _turning(jpeg: bytes) -> list[bytes]:
+    still = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert still is not None
+    mirrored = cv2.imencode(".jpg", cv2.flip(still, 1), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+    return [jpeg, jpeg, mirrored]
+
+
+def time_to_verdict(frames: list[bytes], config: EngineConfig, decision_ms: float, repeat: int) -> float:
+    """From a face entering the frame to its verdict, in ms (liveness on; printed for off too): the frames
+    it takes × the frame interval (the first frame with the face is up to one interval away) + CPU."""
+    policy = LivenessPolicy()
+    burst = next((b for b in map(_turning, frames)
+                  if (r := analyse_burst(b, config, policy, FRAME_INTERVAL)) and r.liveness is LivenessState.PASSED),
+                 None)
+    print("| liveness | frames until the verdict | waiting for them, ms | CPU, ms | face entering → verdict, ms |")
+    print("|---|---|---|---|---|")
+    wait = 1000 * FRAME_INTERVAL
+    print(f"| off | 1 | {wait:.0f} | {decision_ms:.1f} | {wait + decision_ms:.0f} |")
+    if burst is None:
+        print("| blink_or_turn | no burst of these photos passes | | | |\n")
+        return float("nan")
+    runs, needed = [], 0
+    for _ in range(repeat):
+        started = time.process_time()
+        result = analyse_burst(burst, config, policy, FRAME_INTERVAL)
+        runs.append(1000 * (time.process_time() - started))
+        assert result is not None and result.liveness is LivenessState.PASSED
+        needed = result.frames
+    cpu = statistics.median(runs)
+    wait = 1000 * FRAME_INTERVAL * needed
+    print(f"| {policy.mode.value} (a head turn; the face followed) | {needed} | {wait:.0f} | {cpu:.1f} | "
+          f"**{wait + cpu:.0f}** |")
+    print()
+    return wait + cpu
