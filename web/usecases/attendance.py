@@ -106,8 +106,9 @@ class Attendance:
         """The hall page: staff with attendance rights over the hall (Forbidden otherwise)."""
         hall, conf = await self.conference.hall_and_conference(actor, hall_id, Action.VIEW_ATTENDANCE)
         sessions = sorted(await self.conference.store.sessions_of(conf.id), key=lambda s: s.starts_at)
-        unit = (await self.conference.tree()).get(hall.unit_id)
-        return HallHome(hall, conf, unit.name, sessions, {s.id for s in sessions if s.checkin_open(now)},
+        tree = await self.conference.tree()
+        unit_name = tree.get(hall.unit_id).name if hall.unit_id in tree else ""  # a unit since merged: no name
+        return HallHome(hall, conf, unit_name, sessions, {s.id for s in sessions if s.checkin_open(now)},
                         may(actor, Action.CHECK_IN_MANUALLY), may(actor, Action.MANAGE_DEVICES),
                         may(actor, Action.HAND_OUT_CARDS))
 
