@@ -190,3 +190,17 @@ def test_a_kiosk_search_tells_namesakes_apart_and_says_who_is_already_in(
     without = client.get(url, headers=kiosk, params={"q": "nguyen van an"}).json()["people"]
     assert all(p["checked_in_at"] is None for p in without)  # no session named: nothing about check-ins
     assert client.get(url, headers=kiosk, params={"session_id": 999}).status_code == 404
+
+
+def test_a_new_session_refused_says_why_on_its_form_with_the_input_kept(world_client: tuple[TestClient, World]) -> None:
+    client, world = world_client
+    sign_in(client, "org.p")
+    here = f"/conferences/{world.conference_id}"
+    refused = client.post(here, data={"csrf": page_csrf(client.get(here).text), "what": "session", "title": "Sai giờ",
+                                      "starts_at": "2026-12-01T17:00", "ends_at": "2026-12-01T13:00",
+                                      "late_after_minutes": "10"})
+    assert refused.status_code == 422
+    form = refused.text.split('id="new-session"', 1)[1].split("</form>", 1)[0]
+    assert alert(form) == "Giờ kết thúc phải sau giờ bắt đầu."
+    assert 'value="Sai giờ"' in form and 'value="2026-12-01T17:00"' in form and 'value="10"' in form
+    assert refused.text.count('role="alert"') == 1  # not again at the top in English

@@ -63,6 +63,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "checkin_opens": ("Mở điểm danh", "Check-in opens"),
     "checkin_closes": ("Đóng điểm danh", "Check-in closes"),
     "session_saved": ("Đã lưu giờ của phiên: {title}", "Session times saved: {title}"),
+    "err_title": ("Cần nhập tiêu đề (tối đa 300 ký tự).", "A title is needed (300 characters at most)."),
     "err_starts_at": ("Giờ bắt đầu không hợp lệ.", "The start time is not valid."),
     "err_ends_at": ("Giờ kết thúc phải sau giờ bắt đầu.", "The session must end after it starts."),
     "err_checkin_opens_at": ("Điểm danh phải mở trước giờ bắt đầu, sớm nhất 12 giờ trước.",

@@ -184,16 +184,22 @@ async def conference(request: Request) -> Response:
     candidates = await svc.hall_candidates(user, cid)
     sessions = await svc.sessions(user, cid)
     zone = services(request).settings.zone
+    can_manage = may(user, Action.MANAGE_CONFERENCE)
+    on_form = error is not None and error.code == "invalid" and can_manage  # shown by the form it refuses
+    problem = form_error(await language(request), error) if on_form and error is not None else None
     return await render(
         request, "conference.html", status_code=422 if error else 200, conference=conf, candidates=candidates,
         sessions=sessions, halls=halls, unit_names={u.id: u.name for u in tree.walk()},
-        expected_total=sum(h.expected_count for h in halls), can_manage=may(user, Action.MANAGE_CONFERENCE),
+        expected_total=sum(h.expected_count for h in halls), can_manage=can_manage,
         can_attend=may(user, Action.VIEW_ATTENDANCE), roles=list(HallRole), channels=list(Channel),
-        error=None if editing else error, editing=editing, saved=request.session.pop("session_saved", None),
+        error=None if on_form else error, editing=editing if on_form else 0,
+        added=text(form, "what") if on_form and not editing else "", problem=problem,
+        kept={k: text(form, k) for k in ("title", "starts_at", "ends_at", "late_after_minutes")} if on_form else {},
+        saved=request.session.pop("session_saved", None),
         times={s.id: {name: f"{getattr(s, name).astimezone(zone):%Y-%m-%dT%H:%M}" for name in SESSION_TIMES}
                | ({k: text(form, k) for k in (*SESSION_TIMES, "late_after_minutes")} if s.id == editing else {})
                for s in sessions},
-        edit_error=form_error(await language(request), error) if editing and error else None)
+        edit_error=problem if editing else None)
 
 
 async def people(request: Request) -> Response:
