@@ -36,8 +36,11 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from web.settings import load
 
@@ -122,6 +125,7 @@ def main() -> None:
         busy0, pg0 = machine_busy(), postgres_cpu()
         result = run(plan.kiosks, HOST, server.port, plan.session_id, args.rate, args.seed)
         (_, threads1), tree1 = server.cpu(), server.tree_cpu()
+        verify_us = verify_cost()  # what this machine's cores give now, beside the run
         pg = postgres_cpu() - pg0  # backends that ended during the run are not counted: a lower bound
         others = machine_busy() - busy0 - (tree1 - tree0) - result.client_cpu - pg
         code = server.stop()
@@ -134,7 +138,7 @@ def main() -> None:
         check = asyncio.run(check_store(db.url, plan.session_id, accepted, nonces))
         report(args, db, plan, server, result, tree1 - tree0,
                {k: threads1.get(k, 0.0) - threads0.get(k, 0.0) for k in threads1}, check, code, errors_in_log,
-               max(0.0, others), pg)
+               max(0.0, others), pg, verify_us)
         if errors_in_log:
             print(log_tail, file=sys.stderr)
     finally:
@@ -149,9 +153,21 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def verify_cost(rounds: int = 3000) -> float:
+    """CPU µs of one Ed25519 verification in this process, measured now: the floor of a check-in on this
+    machine at this moment (a busy shared machine slows every process's CPU second, this one's too)."""
+    key = Ed25519PrivateKey.generate()
+    public, message = key.public_key(), b"hoinghi/credential/v1" + bytes(22)
+    signature = key.sign(message)
+    started = time.process_time()
+    for _ in range(rounds):
+        public.verify(signature, message)
+    return (time.process_time() - started) * 1e6 / rounds
+
+
 def report(args: argparse.Namespace, db: Database, plan: Plan, server: Server, result: LoadResult, cpu: float,
            threads: dict[str, float], check: StoreCheck, exit_code: int, log_errors: int, others: float,
-           pg: float) -> None:
+           pg: float, verify_us: float) -> None:
     answers = result.answers
     ok = [a for a in answers if a.status == 200]
     elapsed = result.finished - result.started
@@ -207,6 +223,7 @@ def report(args: argparse.Namespace, db: Database, plan: Plan, server: Server, r
         *([("  main thread / other threads s", f"{main_thread:.1f} / {cpu - main_thread:.1f}")]
           if args.workers == 1 else []),
         ("server CPU µs per check-in", f"{cpu_us:.1f}"),
+        ("  one Ed25519 verification now, µs (ratio)", f"{verify_us:.1f} ({cpu_us / verify_us:.2f}×)"),
         ("client CPU s", f"{result.client_cpu:.1f}"),
         *([("PostgreSQL CPU s", f"{pg:.1f} ({pg * 1000 / len(ok) if ok else 0:.3f} ms per check-in)")]
           if db.kind == "postgresql" else []),
