@@ -49,6 +49,8 @@ def rows(w: World, x: dict[str, int]) -> list[Row]:
      (303, 303, 303, 303, 303, 303, 303, 303, 303)),
     ("GET", "/login", "/login", None,
      (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/sw.js", "/sw.js", None,  # the member's service worker: one public script, no data
+     (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/lang/{lang}", "/lang/en", None,
      (303, 303, 303, 303, 303, 303, 303, 303, 303)),
     ("GET", "/me", "/me", None,

@@ -33,6 +33,7 @@ from web.routes import (
     health,
     kiosk,
     media,
+    offline,
     reports,
 )
 from web.settings import Settings
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> Starlette:
             *feedback.routes,
             *reports.routes,
             *health.routes,
+            *offline.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(CookieSessions, secret_key=settings.secret_key, session_cookie="hoinghi",

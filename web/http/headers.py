@@ -4,7 +4,8 @@
   script or style (the pages' JSON config blocks are data, not script), no plug-ins, no framing
   (`frame-ancestors 'none'`), forms post only here. `blob:` where the pages make their own objects: the
   face enrolment preview (img), the HLS player's media source and its worker. Every other answer (JSON,
-  images, files) gets `FILE_CSP`: `default-src 'none'`, no framing; a PDF only no framing (its viewer).
+  images, files) gets `FILE_CSP`: `default-src 'none'`, no framing; a PDF only no framing (its viewer); the
+  service worker `WORKER_CSP` (it may fetch this origin, as its policy binds the worker).
 - `X-Frame-Options: DENY` for browsers older than `frame-ancestors`; `X-Content-Type-Options: nosniff`;
   `Referrer-Policy: same-origin` (a page's address, which can hold ids, never leaves the site);
   `Permissions-Policy`: the camera and microphone for this origin only (kiosks, presenters), nothing else.
@@ -43,6 +44,9 @@ FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'uns
 # A PDF is shown by the browser's own viewer, which a policy on the PDF can break (it embeds the file in a
 # page of its own): only no framing.
 PDF_CSP = "frame-ancestors 'none'"
+# The member's service worker (web/routes/offline.py): a script's policy binds the worker it starts, which
+# fetches this origin's pages and files for the member's offline copy, and nothing else.
+WORKER_CSP = "default-src 'none'; connect-src 'self'"
 HSTS = "max-age=31536000; includeSubDomains"
 HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),

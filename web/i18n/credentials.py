@@ -9,6 +9,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "qr_private": ("Mã QR không chứa thông tin cá nhân. Nếu mất thẻ, đề nghị ban tổ chức cấp lại; mã cũ sẽ bị thu hồi.",
                    "The QR code holds no personal data. If you lose your card, ask the organisers for a new one; "
                    "the old code is then revoked."),
+    "offline_refreshed": ("Cập nhật lần cuối lúc {time}", "Last refreshed at {time}"),
+    "offline_now": ("Đang ngoại tuyến: đây là bản đã lưu trên máy", "Offline: this is the copy kept on this device"),
     "qr_print": ("In mã", "Print"),
     "qr_download": ("Tải ảnh mã QR", "Download the QR image"),
     "badges": ("In thẻ QR", "QR badges"),

@@ -1,7 +1,8 @@
 """QR credentials over HTTP: the participant's "Mã QR của tôi" page, QR images, re-issuing a lost card.
 
 Handlers decode, call one use case of `Cards`, encode. QR images are drawn in a worker thread. A QR
-is as good as the card it is printed on, so no response here may be cached.
+is as good as the card it is printed on, so no response here may be cached by the browser or a proxy; the
+member's own page is kept by the service worker (web/static/sw.js), which drops it when the server says so.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ async def my_qr(request: Request) -> Response:
     card = await services(request).cards.own(await current_user(request))
     image = await asyncio.to_thread(qr.svg, card.text, card.person.full_name)
     # Markup: the SVG is our own drawing, and the one text in it (the name) is escaped by qr.svg
-    response = await render(request, "my_qr.html", card=card, qr_svg=Markup(image))
+    response = await render(request, "my_qr.html", card=card, qr_svg=Markup(image),
+                            refreshed_at=services(request).conference.clock())
     response.headers.update(NO_STORE)
     return response
 

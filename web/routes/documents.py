@@ -122,14 +122,16 @@ async def delete_document(request: Request) -> Response:
 
 async def my_documents(request: Request) -> Response:
     user = await current_user(request)
-    return await render(request, "my_documents.html", items=await services(request).library.for_participant(user))
+    return await render(request, "my_documents.html", items=await services(request).library.for_participant(user),
+                        refreshed_at=services(request).conference.clock())
 
 
 # -- reading: by link or by QR -------------------------------------------------------------------------
 async def document_page(request: Request) -> Response:
     user = await optional_user(request)
     doc, conf = await services(request).library.reading(user, path_int(request, "did"))
-    return await render(request, "document.html", document=doc, conference=conf)
+    return await render(request, "document.html", document=doc, conference=conf,
+                        refreshed_at=services(request).conference.clock())
 
 
 def _counts(request: Request) -> bool:

@@ -34,6 +34,7 @@ class Card:
     person: Person
     unit_name: str
     text: str
+    conference: Conference  # the one the card is for (its title is on the page, offline too)
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,9 @@ class Cards:
             raise NotFound("this account has no entry on the roster, so no QR code")
         person = await self.conference.person(actor, actor.person_id)
         tree = await self.conference.tree()
-        scope = await card_scope(self.conference, await self._conference_for(person))
-        return Card(person, badge_unit_name(tree, person.unit_id), await self._text_of(person.id, scope))
+        conference = await self.conference.store.get_conference(await self._conference_for(person))
+        scope = await card_scope(self.conference, conference.id)
+        return Card(person, badge_unit_name(tree, person.unit_id), await self._text_of(person.id, scope), conference)
 
     async def _conference_for(self, person: Person) -> int:
         """The conference a person's card is for by default: the first one not yet over that concerns their unit."""
