@@ -2,6 +2,9 @@
 handed to static/dashboard.js."""
 
 WORDS: dict[str, tuple[str, str]] = {
+    "dash_projector": ("Máy chiếu", "Projector"),
+    "dash_projector_hint": ("Toàn màn hình, nền tối, số liệu cỡ lớn cho màn chiếu hội trường (Esc để thoát)",
+                            "Full screen, dark, large figures for the hall's projector (Esc to leave)"),
     "dashboard": ("Theo dõi trực tiếp", "Live dashboard"),
     "dashboard_title": ("Theo dõi điểm danh trực tiếp", "Live attendance"),
     "dash_connecting": ("Đang kết nối…", "Connecting…"),
