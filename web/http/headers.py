@@ -5,7 +5,8 @@
   (`frame-ancestors 'none'`), forms post only here. `blob:` where the pages make their own objects: the
   face enrolment preview (img), the HLS player's media source and its worker. Every other answer (JSON,
   images, files) gets `FILE_CSP`: `default-src 'none'`, no framing; a PDF only no framing (its viewer); the
-  service worker `WORKER_CSP` (it may fetch this origin, as its policy binds the worker).
+  service worker `WORKER_CSP` (it may fetch this origin, as its policy binds the worker). The kiosk page
+  (`/kiosk`) alone may also compile WebAssembly (`KIOSK_CSP`: 'wasm-unsafe-eval', for its vendored QR reader).
 - `X-Frame-Options: DENY` for browsers older than `frame-ancestors`; `X-Content-Type-Options: nosniff`;
   `Referrer-Policy: same-origin` (a page's address, which can hold ids, never leaves the site);
   `Permissions-Policy`: the camera and microphone for this origin only (kiosks, presenters), nothing else.
@@ -38,6 +39,10 @@ CSP = "; ".join((
     "form-action 'self'",
     "frame-ancestors 'none'",
 ))
+# The kiosk reads QR codes itself offline with zxing-cpp compiled to WebAssembly (web/static/kiosk_decoder.js,
+# vendored): compiling it needs 'wasm-unsafe-eval' (WebAssembly only, never JavaScript's eval), on that page only.
+KIOSK_PATHS = frozenset({"/kiosk"})
+KIOSK_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
 # Any other answer (JSON, an image, a PDF, a script file) runs nothing: nothing may load from it but
 # itself, and Chromium's own viewer of an image or text opened on its own may style it.
 FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
@@ -57,10 +62,12 @@ HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-def policy(headers: list[tuple[bytes, bytes]]) -> str:
-    """The Content-Security-Policy for an answer of this content type."""
+def policy(headers: list[tuple[bytes, bytes]], path: str = "") -> str:
+    """The Content-Security-Policy for an answer of this content type (at this path)."""
     kind = next((v for n, v in headers if n.lower() == b"content-type"), b"")
-    return CSP if kind.startswith(b"text/html") else PDF_CSP if kind.startswith(b"application/pdf") else FILE_CSP
+    if kind.startswith(b"text/html"):
+        return KIOSK_CSP if path in KIOSK_PATHS else CSP
+    return PDF_CSP if kind.startswith(b"application/pdf") else FILE_CSP
 
 
 class SecurityHeaders:
@@ -82,7 +89,7 @@ class SecurityHeaders:
                 present = {name.lower() for name, _ in headers}
                 headers += [(name, value) for name, value in HEADERS if name not in present]
                 if b"content-security-policy" not in present:
-                    headers.append((b"content-security-policy", policy(headers).encode()))
+                    headers.append((b"content-security-policy", policy(headers, scope.get("path", "")).encode()))
                 if https and b"strict-transport-security" not in present:
                     headers.append((b"strict-transport-security", HSTS.encode()))
                 message = {**message, "headers": headers}

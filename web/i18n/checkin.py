@@ -39,6 +39,9 @@ WORDS: dict[str, tuple[str, str]] = {
                                    "có mạng.", "The server cannot be reached: QR codes are checked on this device; "
                                                "everything is sent when the network is back."),
     "kiosk_offline_mark": ("ngoại tuyến", "offline"),
+    "kiosk_queue_info": ("{n} lượt chờ gửi", "{n} waiting"),
+    "kiosk_last_upload": ("gửi thành công lần cuối {time}", "last sent {time}"),
+    "kiosk_no_upload": ("chưa gửi lần nào", "nothing sent yet"),
     "kiosk_offline_unknown": ("Mã hợp lệ nhưng không có trong danh sách điểm cầu này; sẽ xác nhận khi có mạng",
                               "A valid code, not on this hall's list; it is confirmed when the network is back"),
     "kiosk_offline_unverified": ("Đã ghi nhận; mã sẽ được kiểm tra khi có mạng",

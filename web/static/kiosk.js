@@ -2,12 +2,16 @@
 // session, and the page scans continuously: camera frames (640×480 JPEG, ~5 a second, one in flight)
 // go to the server over the live hub's WebSocket as binary messages; verdicts come back on it.
 // When the server cannot be reached the kiosk keeps checking in: by name from its cached roster, and
-// QR codes typed by a hand-held scanner (or read by the browser's BarcodeDetector where it exists)
-// are verified here with Ed25519 (WebCrypto) against the cached keys; every offline check-in is
-// queued with its nonce and kiosk time and uploaded to /api/checkins/upload when the server is back.
+// QR codes typed by a hand-held scanner or read from the camera here (kiosk_decoder.js: BarcodeDetector or
+// the vendored zxing-wasm) are verified with Ed25519 (WebCrypto) against the cached keys; every offline
+// check-in is queued in IndexedDB (kiosk_queue.js) with its nonce and kiosk time and uploaded to
+// /api/checkins/upload when the server is back.
 // Every text from the server goes through textContent, never innerHTML.
 import { $, config, el, fill, fold, formats, setText as alertIn } from "./dom.js";
 import { Hub, State } from "./live.js";
+import { qrDetector } from "./kiosk_decoder.js";
+import { ScanQueue } from "./kiosk_queue.js";
+import { scannerChar, scannerEnd } from "./kiosk_scanner.js";
 
 const cfg = config("kiosk-config");
 const L = cfg.labels;
@@ -47,13 +51,15 @@ const store = {
 let device = store.get("device", null);      // {token, device_id, hall_id}
 let session = store.get("session", null);    // {id, title, mode, camera}
 let bundle = store.get("bundle", null);      // GET /api/kiosk/bundle, for offline check-in
-let queue = store.get("queue", []);          // offline scans waiting for /api/checkins/upload
+let queue = [];                               // offline scans waiting for /api/checkins/upload (IndexedDB)
+let lastUpload = store.get("last_upload", null);  // when an upload last succeeded (ISO time)
 let known = store.get("known", {});          // session id -> {person id -> check-in time}: local repeats
 let hallName = store.get("hall_name", "");
 let sessions = [];
 let online = false, linking = false, cameraReady = false;
 let inFlight = 0, grabbing = false, stream = null, frameTimer = 0, audio = null, resultTimer = 0;
-let flushing = false, detector = null, detecting = false;
+let flushing = false, detecting = false;
+const detector = qrDetector();               // loaded now, online: it reads the camera when the server cannot
 const recent = new Map();                     // QR text -> last time handled here (typed or detected)
 
 const screens = { enrol: $("enrol"), setup: $("setup"), scan: $("scan") };
@@ -151,6 +157,7 @@ async function setup() {
 
 function pick(s) {
   chosen = s;
+  refreshBundle(s.id);  // cached before the scanning starts, in case the network goes right then
   for (const b of document.querySelectorAll(".session-list button")) {
     b.setAttribute("aria-pressed", String(Number(b.dataset.session) === s.id));
   }
@@ -264,9 +271,6 @@ async function openCamera() {
   } catch (e) {
     alertIn($("camera-error"), fill(L.kiosk_camera_failed, { error: e.name || String(e) }));
   }
-  if ("BarcodeDetector" in window && !detector) {
-    try { detector = new window.BarcodeDetector({ formats: ["qr_code"] }); } catch (e) { detector = null; }
-  }
 }
 
 const canvas = document.createElement("canvas");
@@ -294,7 +298,7 @@ function tick() {
       }
     }).finally(() => { grabbing = false; });
   } else if (!online && detector && !detecting) {
-    detecting = true;  // offline, where the browser can read QR codes itself
+    detecting = true;  // offline: the kiosk reads the QR code itself
     detector.detect(video).then((codes) => codes.forEach((c) => handleText(c.rawValue)))
       .catch(() => {}).finally(() => { detecting = false; });
   }
@@ -352,13 +356,15 @@ function updateNet() {
   hint.hidden = online;
   hint.textContent = detector ? L.kiosk_offline_hint_barcode : L.kiosk_offline_hint;
   $("hint").hidden = !online && !detector;
+  $("queue-info").textContent = fill(L.kiosk_queue_info, { n })
+    + " · " + (lastUpload ? fill(L.kiosk_last_upload, { time: when(lastUpload) }) : L.kiosk_no_upload);
 }
 
-async function refreshBundle() {
-  if (!session || (bundle && bundle.session.session_id === session.id
+async function refreshBundle(sessionId = session && session.id) {
+  if (!sessionId || (bundle && bundle.session.session_id === sessionId
       && Date.now() - (bundle.fetched || 0) < BUNDLE_REFRESH_MS)) return;
   try {
-    const data = await api("GET", "/api/kiosk/bundle?session_id=" + session.id);
+    const data = await api("GET", "/api/kiosk/bundle?session_id=" + sessionId);
     data.fetched = Date.now();
     bundle = data;
     store.set("bundle", bundle);
@@ -498,11 +504,11 @@ document.addEventListener("keydown", (ev) => {
   const now = performance.now();
   if (now - typedAt > 300) typed = "";
   typedAt = now;
-  if (ev.key === "Enter") {
+  if (scannerEnd(ev)) {
     if (/^HN1:[A-Z2-7]{20,}$/i.test(typed)) { ev.preventDefault(); handleText(typed); }
     typed = "";
-  } else if (ev.key.length === 1) {
-    typed += ev.key;
+  } else {
+    typed += scannerChar(ev);  // the key pressed, whatever an input method makes of it
   }
 });
 
@@ -559,7 +565,7 @@ async function offlineCheckIn(item, card) {
   if (item.credential !== undefined) {
     const check = await verifyOffline(item.credential);
     if (!check.ok) {
-      enqueue(item);  // refused scans are kept for audit too
+      await enqueue(item);  // refused scans are kept for audit too
       showVerdict({ outcome: "refused", reason: check.reason, person: null,
         message: L.refusals[check.reason] || check.reason }, true);
       return;
@@ -567,7 +573,7 @@ async function offlineCheckIn(item, card) {
     person = check.person || null;
     unverified = !!check.unverified;
     if (!person && !unverified) {
-      enqueue(item);
+      await enqueue(item);
       showVerdict({ outcome: "repeat", person: null, message: L.kiosk_offline_unknown }, true);
       return;
     }
@@ -575,7 +581,7 @@ async function offlineCheckIn(item, card) {
     person = (bundle ? bundle.roster : []).find((p) => p.person_id === item.person_id) || card;
   }
   if (unverified) {
-    enqueue(item);
+    await enqueue(item);
     showVerdict({ outcome: "repeat", person: null, message: L.kiosk_offline_unverified }, true);
     return;
   }
@@ -586,21 +592,34 @@ async function offlineCheckIn(item, card) {
       message: fill(L.kiosk_offline_repeat, { time: hhmm(mine[who.person_id]) }) }, true);
     return;  // a repeat is not worth queueing: the server already has, or will have, the first one
   }
-  enqueue(item);
+  await enqueue(item);
   if (who) { mine[who.person_id] = item.kiosk_time; store.set("known", known); }
   showVerdict({ outcome: "accepted", person: who, checkin: { server_time: item.kiosk_time },
     message: fill(L.greetings.accepted, { name: who ? who.full_name : "" }) }, true);
 }
 
-function enqueue(item) {
-  queue.push(item);
-  store.set("queue", queue);
+// The queue lives in IndexedDB (kiosk_queue.js); `queue` is its copy in memory, for counting and batching.
+const scans = ScanQueue.open().then(async (q) => {
+  queue = await q.all();
   updateNet();
+  return q;
+}).catch((e) => {
+  console.warn("kiosk: no IndexedDB, the offline queue is kept in memory only:", e);
+  return null;
+});
+
+async function enqueue(item) {
+  queue.push(item);
+  updateNet();
+  const q = await scans;
+  if (q) await q.add(item);  // committed before the verdict is shown
 }
 
 async function flushQueue() {
-  if (flushing || !queue.length || !online) return;
+  if (flushing || !online) return;
   flushing = true;
+  await scans;
+  if (!queue.length) { flushing = false; return; }
   let sent = 0;
   try {
     while (queue.length && online) {
@@ -614,13 +633,15 @@ async function flushQueue() {
           const rejected = store.get("rejected", []);
           rejected.push({ item: batch[Number(bad[1])], error: e.message });
           store.set("rejected", rejected);
-          dropSent([batch[Number(bad[1])]]);
+          await dropSent([batch[Number(bad[1])]]);
           continue;
         }
         break;
       }
-      dropSent(batch);
+      await dropSent(batch);
       sent += batch.length;
+      lastUpload = new Date().toISOString();
+      store.set("last_upload", lastUpload);
     }
   } finally {
     flushing = false;
@@ -629,10 +650,11 @@ async function flushQueue() {
   if (sent) console.info("kiosk:", fill(L.kiosk_uploaded, { n: sent }));
 }
 
-function dropSent(items) {
+async function dropSent(items) {
   const gone = new Set(items.map((i) => i.nonce));
-  queue = store.get("queue", []).filter((i) => !gone.has(i.nonce));
-  store.set("queue", queue);
+  queue = queue.filter((i) => !gone.has(i.nonce));
+  const q = await scans;
+  if (q) await q.remove([...gone]);
 }
 
 // -- manual search ------------------------------------------------------------------------------
