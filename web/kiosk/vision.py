@@ -49,10 +49,52 @@ def decode_gray(jpeg: bytes) -> Gray:
     return np.ascontiguousarray(gray)
 
 
-def read_qr(gray: Gray) -> list[str]:
-    """The texts of the QR codes in a grayscale picture, each once, in the order found."""
+def first_pass(gray: Gray) -> list[str]:
+    """zxing-cpp on the picture as it is (its local-average binariser, rotations, inverted codes for dark
+    mode, downscaled copies): enough for a clean frame, and all a clean frame costs."""
     found = zxingcpp.read_barcodes(gray, formats=QR_ONLY)
     return list(dict.fromkeys(r.text for r in found if r.valid and r.text))
+
+
+def flattened(gray: Gray) -> Gray:
+    """The picture minus its local mean (σ 4 px), contrast doubled: a glare streak's slope, a dim or
+    over-bright screen and the screen's pixel grid flattened, the modules' edges kept."""
+    return np.asarray(cv2.addWeighted(gray, 2.0, cv2.GaussianBlur(gray, (0, 0), 4), -2.0, 128), np.uint8)
+
+
+def stretched(gray: Gray) -> Gray:
+    """Each pixel placed between its neighbourhood's darkest and lightest (11 px, smoothed): the modules
+    beside a glare streak and under it, where it does not clip, get the full range again."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (11, 11))
+    low = cv2.GaussianBlur(cv2.erode(gray, kernel), (0, 0), 5).astype(np.float32)
+    high = cv2.GaussianBlur(cv2.dilate(gray, kernel), (0, 0), 5).astype(np.float32)
+    return np.asarray(np.clip((gray - low) / np.maximum(high - low, 8) * 255, 0, 255), np.uint8)
+
+
+def thresholded(gray: Gray) -> Gray:
+    """Black and white by each pixel's Gaussian neighbourhood (31 px): another binarisation than zxing's."""
+    return np.asarray(cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 5),
+                      np.uint8)
+
+
+def enlarged(gray: Gray) -> Gray:
+    """A 1.5× copy of the flattened picture: small modules under glare get more pixels to be binarised."""
+    return np.asarray(cv2.resize(flattened(gray), None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC), np.uint8)
+
+
+SECOND_PASSES: tuple[Callable[[Gray], Gray], ...] = (flattened, stretched, thresholded, enlarged)
+
+
+def read_qr(gray: Gray) -> list[str]:
+    """The texts of the QR codes in a grayscale picture, each once, in the order found. The second passes
+    (phone screens under glare, dim or over-bright, noisy) run only when the first finds nothing, in
+    order, until one finds a code."""
+    texts = first_pass(gray)
+    for prepare in SECOND_PASSES:
+        if texts:
+            break
+        texts = first_pass(np.ascontiguousarray(prepare(gray)))
+    return texts
 
 
 def qr_texts(jpeg: bytes) -> list[str]:
