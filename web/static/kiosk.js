@@ -1,6 +1,9 @@
 // The check-in kiosk (docs/KIOSK.md). The operator enrols the device with a one-time code, picks the
-// session, and the page scans continuously: camera frames (640×480 JPEG, ~5 a second, one in flight)
-// go to the server over the live hub's WebSocket as binary messages; verdicts come back on it.
+// session, and the page scans continuously, ~5 frames a second. In QR mode it reads the code itself
+// (kiosk_decoder.js) and sends the text to POST /api/checkins: far less server CPU and a quicker verdict
+// (scripts/bench/kiosk_decode.py, docs/KIOSK.md). In face mode, with ?decode=server, or while its reader
+// has not loaded, camera frames (640×480 JPEG, one in flight) go to the server over the live hub's
+// WebSocket as binary messages; verdicts come back on it.
 // When the server cannot be reached the kiosk keeps checking in: by name from its cached roster, and
 // QR codes typed by a hand-held scanner or read from the camera here (kiosk_decoder.js: BarcodeDetector or
 // the vendored zxing-wasm) are verified with Ed25519 (WebCrypto) against the cached keys; every offline
@@ -17,6 +20,7 @@ const cfg = config("kiosk-config");
 const L = cfg.labels;
 const KEY = "hoinghi.kiosk.";
 const FRAME_W = 640, FRAME_H = 480, JPEG_QUALITY = 0.7;
+const SERVER_READS = new URLSearchParams(location.search).get("decode") === "server";  // frames even for QR
 const IN_FLIGHT_MS = 1500;        // a frame unanswered this long no longer holds the next one back
 const RESULT_MS = 2600;           // how long a verdict stays on screen
 const UNDO_SHOWN_MS = 8000;       // how long a check-in picked by hand stays, with its undo button
@@ -288,7 +292,8 @@ function grab() {
 function tick() {
   const video = $("preview");
   if (document.hidden || !stream || video.readyState < 2) return;
-  if (online && cameraReady && hub.open) {
+  const readHere = detector && (online ? detector.ready && session.mode === "qr" && !SERVER_READS : true);
+  if (online && cameraReady && hub.open && !readHere) {
     if (grabbing || (inFlight && performance.now() - inFlight < IN_FLIGHT_MS) || hub.buffered > 0) return;
     grabbing = true;
     const link = hub.generation;  // a picture grabbed on one connection is not sent on the next
@@ -297,8 +302,8 @@ function tick() {
         inFlight = performance.now();
       }
     }).finally(() => { grabbing = false; });
-  } else if (!online && detector && !detecting) {
-    detecting = true;  // offline: the kiosk reads the QR code itself
+  } else if (readHere && !detecting) {
+    detecting = true;  // the kiosk reads the QR code itself; online the text goes to POST /api/checkins
     detector.detect(video).then((codes) => codes.forEach((c) => handleText(c.rawValue)))
       .catch(() => {}).finally(() => { detecting = false; });
   }

@@ -1,8 +1,9 @@
-// The kiosk's own QR reader, for when the server cannot read the camera's frames (offline): the browser's
+// The kiosk's own QR reader, online (docs/KIOSK.md "Where the code is read") and offline: the browser's
 // BarcodeDetector where it has one (Chrome on Android, ChromeOS, macOS), else zxing-cpp compiled to
 // WebAssembly (zxing-wasm's reader build, vendored in /static/vendor/, docs/KIOSK.md "Offline"). Both
 // answer detect(video) with [{rawValue}], the BarcodeDetector's shape. The WebAssembly build is loaded only
 // when it is first needed; the page's CSP allows compiling it ('wasm-unsafe-eval', web/http/headers.py).
+// `ready` says the reader can read now (the WebAssembly build loaded); until then an online kiosk sends frames.
 
 const VENDOR = new URL("./vendor/", import.meta.url);
 const READER_SCRIPT = "zxing-reader.iife.js";   // defines window.ZXingWASM
@@ -35,7 +36,9 @@ class WasmDetector {
   constructor() {
     this.canvas = document.createElement("canvas");
     this.kind = "wasm";
-    loadReader().catch((e) => console.warn("kiosk: the QR reader did not load:", e));  // fetched while online
+    this.ready = false;
+    loadReader().then(() => { this.ready = true; })  // fetched while online
+      .catch((e) => console.warn("kiosk: the QR reader did not load:", e));
   }
 
   async detect(video) {
@@ -57,6 +60,7 @@ export function qrDetector() {
     try {
       const native = new window.BarcodeDetector({ formats: ["qr_code"] });
       native.kind = "native";
+      native.ready = true;
       return native;
     } catch (e) { /* no QR support in this browser's BarcodeDetector: fall through */ }
   }
