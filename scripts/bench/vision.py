@@ -47,8 +47,8 @@ import numpy as np
 import numpy.typing as npt
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from qr_phone import BELOW_GOAL, phone_frame  # beside this file (sys.path[0])
 from qr_phone import CONDITIONS as PHONE_CONDITIONS
+from qr_phone import OUTSIDE_GOAL, backdrop, phone_frame  # beside this file (sys.path[0])
 from vision_faces import Outcome, recognition, time_to_verdict  # beside this file (sys.path[0])
 
 from attendance.credentials import Credential, sign
@@ -201,7 +201,7 @@ def bench_qr_phone(samples: int, repeat: int, rng: np.random.Generator) -> float
     print("|---|---|---|---|")
     worst = 100.0
     clean: list[bytes] = []
-    for condition in (*PHONE_CONDITIONS, BELOW_GOAL):
+    for condition in (*PHONE_CONDITIONS, *OUTSIDE_GOAL):
         before = after = 0
         for n, text in enumerate(texts):
             width, height = ((1280, 720), (640, 480))[n % 2]
@@ -212,7 +212,7 @@ def bench_qr_phone(samples: int, repeat: int, rng: np.random.Generator) -> float
             if condition == "clean" and width == 1280:
                 clean.append(jpeg)
         pct = 100 * after / samples
-        if condition != BELOW_GOAL:
+        if condition not in OUTSIDE_GOAL:
             worst = min(worst, pct)
         print(f"| {condition} | {samples} | {100 * before / samples:.1f} | {pct:.1f} |")
     print()
@@ -220,9 +220,15 @@ def bench_qr_phone(samples: int, repeat: int, rng: np.random.Generator) -> float
     frames = iter(clean * (20 * repeat))
     old_ms = timed(lambda: first_pass(decode_gray(next(frames))), 20, repeat, cpu)
     new_ms = timed(lambda: read_qr(decode_gray(next(frames))), 20, repeat, cpu)
-    print("| clean phone frame, 1280×720, CPU ms (median) | first pass only | reader |")
+    empty = [cv2.imencode(".jpg", np.clip(backdrop(1280, 720, rng) + rng.normal(0, 4, (720, 1280)), 0, 255)
+                          .astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes() for _ in range(10)]
+    nothing = iter(empty * (20 * repeat))
+    old_empty = timed(lambda: first_pass(decode_gray(next(nothing))), 20, repeat, cpu)
+    new_empty = timed(lambda: read_qr(decode_gray(next(nothing))), 20, repeat, cpu)
+    print("| 1280×720, CPU ms (median) | first pass only | reader |")
     print("|---|---|---|")
-    print(f"| decode + read | {old_ms:.2f} | {new_ms:.2f} |")
+    print(f"| a clean phone frame, decode + read | {old_ms:.2f} | {new_ms:.2f} |")
+    print(f"| a frame without a code (every second pass runs) | {old_empty:.2f} | {new_empty:.2f} |")
     print()
     return worst
 

@@ -49,10 +49,10 @@ def decode_gray(jpeg: bytes) -> Gray:
     return np.ascontiguousarray(gray)
 
 
-def first_pass(gray: Gray) -> list[str]:
+def first_pass(gray: Gray, try_rotate: bool = True) -> list[str]:
     """zxing-cpp on the picture as it is (its local-average binariser, rotations, inverted codes for dark
     mode, downscaled copies): enough for a clean frame, and all a clean frame costs."""
-    found = zxingcpp.read_barcodes(gray, formats=QR_ONLY)
+    found = zxingcpp.read_barcodes(gray, formats=QR_ONLY, try_rotate=try_rotate)
     return list(dict.fromkeys(r.text for r in found if r.valid and r.text))
 
 
@@ -93,7 +93,7 @@ def read_qr(gray: Gray) -> list[str]:
     for prepare in SECOND_PASSES:
         if texts:
             break
-        texts = first_pass(np.ascontiguousarray(prepare(gray)))
+        texts = first_pass(np.ascontiguousarray(prepare(gray)), try_rotate=False)  # QR finders turn anyway
     return texts
 
 
