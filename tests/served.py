@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conference.accounts import Role, User
-from tests.browser import HOINGHI, free_port, wait_for_http
+from tests.browser import free_port, wait_for_http
 from web.bootstrap import build
 from web.demo import seeding
 from web.settings import Settings
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "served-test-secret-key-0123456789abcdef"
 ORGANISER = ("bantochuc.tinh", "hoinghi-demo")
 
@@ -60,14 +62,15 @@ class Hub:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.frame_problems = log.with_name(log.name + ".frames")  # frames breaking /api/asyncapi.json
 
     def start(self) -> Hub:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": self.settings.database_url,
                "HOINGHI_SECRET_KEY": SECRET, "REDIS_URL": self.settings.redis_url, "HOINGHI_HUB_ID": self.hub_id,
-               **self.env}
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([HOINGHI, "serve", "--port", str(self.port)], env=env, stdout=out,
-                                            stderr=subprocess.STDOUT)
+               "HOINGHI_TEST_FRAME_PROBLEMS": str(self.frame_problems), "PYTHONPATH": str(ROOT), **self.env}
+        with self.log.open("ab") as out:  # tests.served_hub: `hoinghi serve` checking its frames against the contract
+            command = [sys.executable, "-m", "tests.served_hub", "serve", "--port", str(self.port)]
+            self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         wait_for_http(self.base + "/login", self.process, 60)
         return self
 
@@ -80,6 +83,11 @@ class Hub:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+        self.assert_frames_follow_the_contract()
+
+    def assert_frames_follow_the_contract(self) -> None:
+        problems = self.frame_problems.read_text().splitlines() if self.frame_problems.exists() else []
+        assert not problems, f"hub {self.hub_id or self.port}: live frames breaking /api/asyncapi.json: {problems[:5]}"
 
 
 class ThrowawayRedis:
