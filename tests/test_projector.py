@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import chromium, hoinghi_server
-from tests.test_dashboard import ORGANISER, SECRET, prepare, total_locator
+from tests.test_dashboard import ORGANISER, SECRET, Prepared, prepare, total_locator
 from web.demo import province as demo_data
 from web.settings import load
 
@@ -27,14 +27,20 @@ def figure_px(page: Page, key: str) -> float:
     return float(total_locator(page, key).evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
 
 
-def test_the_projector_mode_fits_a_full_hd_screen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def demo_province(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Prepared:
+    """The demo province prepared (tests/test_dashboard.py) in a SQLite file that `hoinghi serve` will open."""
     url = f"sqlite:///{tmp_path / 'projector.db'}"
     settings = load({}, None, database_url=url, secret_key=SECRET, password_time_cost=1, password_memory_kib=8192)
     ready = asyncio.run(prepare(settings))
-    assert ready.halls >= 120
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("HOINGHI_SECRET_KEY", SECRET)
     monkeypatch.delenv("REDIS_URL", raising=False)
+    return ready
+
+
+def test_the_projector_mode_fits_a_full_hd_screen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ready = demo_province(tmp_path, monkeypatch)
+    assert ready.halls >= 120
     with hoinghi_server("serve", log=tmp_path / "server.log", seconds=60) as base, chromium() as browser:
         page = browser.new_page(viewport=FULL_HD)
         page.goto(base + "/login")

@@ -160,12 +160,15 @@ class Hub:
     # -- authorisation ------------------------------------------------------------------------------
     async def _may_load(self, conn: Conn, topic: Topic) -> bool:
         """Whether `conn` may read the topic as far as cached facts tell, before the session's state is
-        built (NotFound for a session or hall that does not exist): a kiosk its own hall, a participant a
-        conference they are invited to, staff a conference that concerns them."""
+        built (NotFound for a session or hall that does not exist): a kiosk its own hall, and the session's
+        totals (counts only) when its hall takes part in the session; a participant a conference they are
+        invited to; staff a conference that concerns them (and so its totals)."""
         rules = await self.facts.session_rules(topic.session_id)
         if topic.kind is TopicKind.HALL and not await self.facts.hall_in_session(topic.target, topic.session_id):
             return False
         if conn.device is not None:
+            if topic.kind is TopicKind.TOTALS:
+                return await self.facts.hall_in_session(conn.device.hall_id, topic.session_id)
             return topic.kind is TopicKind.HALL and conn.device.hall_id == topic.target
         if conn.user is None:
             return False
@@ -184,8 +187,8 @@ class Hub:
     @staticmethod
     def _may_read(conn: Conn, topic: Topic, live: LiveSession) -> bool:
         """docs/PROTOCOL.md section 2, once `_may_load` said yes: staff read a unit or a hall of their scope
-        in the session's tree (NotFound for a unit not in it)."""
-        if conn.device is not None or topic.kind is TopicKind.VIEWER:
+        in the session's tree (NotFound for a unit not in it); the totals, counts only, to all `_may_load` let in."""
+        if conn.device is not None or topic.kind in (TopicKind.VIEWER, TopicKind.TOTALS):
             return True
         assert conn.user is not None
         if topic.kind is TopicKind.HALL:

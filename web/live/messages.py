@@ -24,7 +24,7 @@ NESTING_MAX = 32  # levels of arrays and objects in one client message
 RECENT_MAX = 30  # check-ins a topic's `recent` holds, in a snapshot and in a change
 CAMERA_MODES = ("qr", "face")
 # a topic's one spelling: ids from 1 to 999999999 without leading zeros (any other is `bad_topic`)
-TOPIC_PATTERN = r"^session:([1-9]\d{0,8})/(?:(unit|hall):([1-9]\d{0,8})|(viewer))$"
+TOPIC_PATTERN = r"^session:([1-9]\d{0,8})/(?:(unit|hall):([1-9]\d{0,8})|(viewer|totals))$"
 
 
 def _text(limit: int, about: str = "") -> Schema:
@@ -51,8 +51,9 @@ COUNT: Schema = {"type": "integer", "minimum": 0}
 PERCENT: Schema = {"type": "number", "minimum": 0}
 TIME: Schema = {"type": "string", "format": "date-time"}
 TOPIC: Schema = {"type": "string", "minLength": 1, "maxLength": 100,
-                 "description": "session:S/unit:U, session:S/hall:H or session:S/viewer (ids 1 to 999999999, "
-                                "no leading zeros; any other spelling is refused with the error bad_topic)"}
+                 "description": "session:S/unit:U, session:S/hall:H, session:S/totals or session:S/viewer "
+                                "(ids 1 to 999999999, no leading zeros; any other spelling is refused with the error "
+                                "bad_topic)"}
 KNOWN_TOPIC: Schema = {**TOPIC, "pattern": TOPIC_PATTERN}  # a topic the server names: always a valid one
 
 # -- client to server ---------------------------------------------------------------------------------
@@ -132,6 +133,10 @@ UNIT_CHANGE = _obj({}, {"unit": _partial(UNIT_ROW), "totals": TOTALS, "halls": _
                    closed=True, minProperties=1, title="unit change")
 HALL_STATE = _obj({"session": SESSION, "hall": HALL_ROW, "recent": RECENT}, closed=True, title="hall state")
 HALL_CHANGE = _obj({}, {"hall": HALL_ROW, "recent": RECENT}, closed=True, minProperties=1, title="hall change")
+# the session's own unit (its conference's organiser, the province) in counts only: no names, no rows
+TOTALS_STATE = _obj({"session": SESSION, "unit": UNIT_ROW, "totals": TOTALS}, closed=True, title="totals state")
+TOTALS_CHANGE = _obj({}, {"unit": _partial(UNIT_ROW), "totals": TOTALS}, closed=True, minProperties=1,
+                     title="totals change")
 
 _PERSON = _nullable({"type": "object"})
 _REF = _nullable(_text(64))
@@ -151,9 +156,9 @@ SERVER: dict[str, Schema] = {
                     description="After the missed changes of a resume (none, when nothing was missed): the client "
                                 "holds the topic's state up to seq."),
     "snapshot": _obj({"topic": KNOWN_TOPIC, "seq": COUNT, "epoch": {"type": "string"},
-                      "data": {"anyOf": [UNIT_STATE, HALL_STATE]}},
+                      "data": {"anyOf": [UNIT_STATE, HALL_STATE, TOTALS_STATE]}},
                      description="A topic's whole state; replaces what the client held."),
-    "change": _obj({"topic": KNOWN_TOPIC, "seq": ID, "data": {"anyOf": [UNIT_CHANGE, HALL_CHANGE]}},
+    "change": _obj({"topic": KNOWN_TOPIC, "seq": ID, "data": {"anyOf": [UNIT_CHANGE, HALL_CHANGE, TOTALS_CHANGE]}},
                    description="What changed since the previous change (seq one more): merged into the state."),
     "error": _obj({"code": {"type": "string"}, "message": {"type": "string"}}, {"topic": TOPIC},
                   description="A refusal; the socket stays open (bad_topic, too_many_topics, forbidden, not_found, "

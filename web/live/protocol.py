@@ -81,6 +81,7 @@ class TopicKind(StrEnum):
     UNIT = "unit"
     HALL = "hall"
     VIEWER = "viewer"
+    TOTALS = "totals"  # the session's own unit in counts only (docs/PROTOCOL.md section 2)
 
 
 _TOPIC = re.compile(TOPIC_PATTERN)
@@ -90,11 +91,11 @@ _TOPIC = re.compile(TOPIC_PATTERN)
 class Topic:
     session_id: int
     kind: TopicKind
-    target: int = 0  # the unit or hall id; 0 for viewer
+    target: int = 0  # the unit or hall id; 0 for viewer and totals
 
     def __str__(self) -> str:
-        if self.kind is TopicKind.VIEWER:
-            return f"session:{self.session_id}/viewer"
+        if self.kind in (TopicKind.VIEWER, TopicKind.TOTALS):
+            return f"session:{self.session_id}/{self.kind.value}"
         return f"session:{self.session_id}/{self.kind.value}:{self.target}"
 
 
@@ -102,9 +103,9 @@ def parse_topic(text: str) -> Topic | None:
     match = _TOPIC.match(text)
     if match is None:
         return None
-    session, kind, target, viewer = match.groups()
-    if viewer:
-        return Topic(int(session), TopicKind.VIEWER)
+    session, kind, target, whole = match.groups()
+    if whole:
+        return Topic(int(session), TopicKind(whole))
     return Topic(int(session), TopicKind(kind), int(target))
 
 

@@ -77,7 +77,8 @@ class Sessions:
         cards = await self.facts.cards([a.person_id for a in arrivals[-RECENT_MAX:]])
         tally.load_history(arrivals, {p: card.full_name for p, card in cards.items()})
         self.presence.loaded(halls)
-        live = LiveSession(session.id, session.conference_id, tally)
+        conference = await store.get_conference(session.conference_id)
+        live = LiveSession(session.id, session.conference_id, tally, conference.organiser_unit_id)
         self.presence.update(live)
         tally.take_changes()
         return live

@@ -28,6 +28,7 @@ FLUSH_SECONDS = 0.2
 FANOUT_SLICE_SECONDS = 0.025  # writing to subscribers this long, then the loop serves others
 FANOUT_STEP = 200  # subscribers written to between looks at the clock
 HISTORY = 256
+TOTALS_KEYS = ("unit", "totals")  # of a unit change, what the totals topic carries: counts, never names
 TOPIC_IDLE_SECONDS = 300.0
 
 
@@ -48,6 +49,7 @@ class LiveSession:
     session_id: int
     conference_id: int
     tally: SessionTally
+    root_unit_id: int = 0  # the conference's organiser unit (the province): the totals topic's unit
     topics: dict[str, TopicState] = field(default_factory=dict)
     viewers_shown: int = -1
     journal: list[dict[str, Any]] | None = None  # changes applied while a resync reads the store
@@ -95,6 +97,10 @@ def leave(live: LiveSession | None, conn: Conn, name: str) -> None:
 def _snapshot(live: LiveSession, topic: Topic, viewers: int) -> dict[str, Any]:
     if topic.kind is TopicKind.HALL:
         return live.tally.hall_snapshot(topic.target)
+    if topic.kind is TopicKind.TOTALS:
+        root = live.root_unit_id
+        tally = live.tally
+        return {"session": tally.session, "unit": tally.unit_row(root), "totals": tally.totals(root, viewers)}
     return live.tally.unit_snapshot(topic.target, viewers)
 
 
@@ -112,6 +118,9 @@ def flush(live: LiveSession, viewers: int) -> list[tuple[str, list[Conn]]]:
             continue  # a topic without subscribers still records its changes: a client may resume
         if state.topic.kind is TopicKind.UNIT:
             data = live.tally.unit_change(state.topic.target, changes, viewers, viewers_changed)
+        elif state.topic.kind is TopicKind.TOTALS:
+            data = {k: v for k, v in live.tally.unit_change(live.root_unit_id, changes, viewers, viewers_changed)
+                    .items() if k in TOTALS_KEYS}
         else:
             data = live.tally.hall_change(state.topic.target, changes)
         if not data:
