@@ -412,6 +412,7 @@ async function presentPage() {
   if (!info) return;
   let publisher = null;
   let sending = false;
+  let wanted = false; // Start pressed before the hub's socket was open
   function buttons() { show(startButton, !sending); show(stopButton, sending); sourceSelect.disabled = sending; }
   const live = connectHub(function () {
     live.send({ type: "media_watch", session: cfg.session });
@@ -420,7 +421,7 @@ async function presentPage() {
       $("media-connection").textContent = L["media_pc_" + state] || state;
       if (state === "failed" && sending) go(); // the network came back: publish again
     };
-    if (sending) go(); // the socket came back: publish again
+    if (sending || wanted) go(); // the socket came back (or a start was asked before it came): publish
   }, function (message) {
     if (answered(message)) return;
     if (message.type === "media_state") { renderState(message); renderFloor(live, message, cfg.control); }
@@ -433,6 +434,8 @@ async function presentPage() {
   });
 
   async function go() {
+    if (!publisher) { wanted = true; return; } // not connected yet: start once the hub answers
+    wanted = false;
     try {
       const stream = publisher.stream || await capture(sourceSelect.value);
       preview.srcObject = stream;
